@@ -1,0 +1,46 @@
+//! Hoosegow: typed, double-walled jails for untrusted code.
+//!
+//! An inmate is a WebAssembly component (described in WIT, written in any language that
+//! compiles to one). A [`Hoosegow`] jail runs each call to it in a fresh wasm instance
+//! (the first wall) inside a hardened, throw-away Docker container (the second wall), and
+//! brings back its result, output and errors. The in-process backend runs the same core
+//! without Docker, with one wall, for development.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hoosegow::Error> {
+//! use hoosegow::Hoosegow;
+//! use serde_json::json;
+//!
+//! let jail = Hoosegow::builder()
+//!     .inmate_dir("inmates/reverse")
+//!     .runner_binary("target/x86_64-unknown-linux-musl/release/jail-runner")
+//!     .build()
+//!     .await?;
+//! jail.build_image(|line| eprintln!("{line}")).await?;
+//! assert_eq!(jail.call("reverse", vec![json!("foobar")]).await?, json!("raboof"));
+//! # Ok(()) }
+//! ```
+//!
+//! Where things are:
+//! - [`jail`]: the handle and its builder; [`call`]: per-call options;
+//! - [`docker`]: the Docker backend (endpoint, images, containers, and the session over a
+//!   container's attach stream, where a call crosses the wall);
+//! - [`in_process`]: the in-process backend;
+//! - [`inmate`]: compiling an inmate folder to a component; [`bundle`]: image contents.
+
+pub mod bundle;
+pub mod call;
+pub mod docker;
+pub mod error;
+pub mod in_process;
+pub mod inmate;
+pub mod jail;
+
+pub use call::CallOptions;
+pub use docker::container::ContainerLimits;
+pub use docker::endpoint::Endpoint;
+pub use error::{Error, InmateError};
+pub use hoosegow_wire::message::{FailureKind, Limits};
+pub use hoosegow_wire::types;
+pub use jail::{Builder, Hoosegow};
+pub use serde_json::Value;

@@ -215,10 +215,12 @@ pub fn read(reader: &mut impl Read, max_payload: usize) -> io::Result<Option<Fra
     }
     let (kind, call, len) = parse_header(&header, max_payload).map_err(invalid)?;
     let mut payload = vec![0u8; len];
-    reader.read_exact(&mut payload).map_err(|e| match e.kind() {
-        io::ErrorKind::UnexpectedEof => invalid(FrameError::Truncated(HEADER_LEN)),
-        _ => e,
-    })?;
+    reader
+        .read_exact(&mut payload)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => invalid(FrameError::Truncated(HEADER_LEN)),
+            _ => e,
+        })?;
     Ok(Some(Frame::new(kind, call, payload)))
 }
 

@@ -90,7 +90,10 @@ pub fn check(ty: &Type, value: &Value, root: &str) -> Result<(), ValueError> {
 /// Checks `value` against `ty` at `path`.
 pub fn check_at(ty: &Type, value: &Value, path: &Path<'_>) -> Result<(), ValueError> {
     match ty {
-        Type::Bool => value.as_bool().map(drop).ok_or_else(|| path.error(ty, value)),
+        Type::Bool => value
+            .as_bool()
+            .map(drop)
+            .ok_or_else(|| path.error(ty, value)),
         Type::S8 => int(value, i8::MIN as i64, i8::MAX as u64, ty, path),
         Type::U8 => int(value, 0, u8::MAX as u64, ty, path),
         Type::S16 => int(value, i16::MIN as i64, i16::MAX as u64, ty, path),
@@ -99,11 +102,16 @@ pub fn check_at(ty: &Type, value: &Value, path: &Path<'_>) -> Result<(), ValueEr
         Type::U32 => int(value, 0, u32::MAX as u64, ty, path),
         Type::S64 => int(value, i64::MIN, i64::MAX as u64, ty, path),
         Type::U64 => int(value, 0, u64::MAX, ty, path),
-        Type::F32 | Type::F64 => float(value)
+        Type::F32 | Type::F64 => float(value).map(drop).ok_or_else(|| {
+            path.error(format!(r#"{ty} (a number, "NaN", "inf" or "-inf")"#), value)
+        }),
+        Type::Char => char(value)
             .map(drop)
-            .ok_or_else(|| path.error(format!(r#"{ty} (a number, "NaN", "inf" or "-inf")"#), value)),
-        Type::Char => char(value).map(drop).ok_or_else(|| path.error("char (a string of one character)", value)),
-        Type::String => value.as_str().map(drop).ok_or_else(|| path.error(ty, value)),
+            .ok_or_else(|| path.error("char (a string of one character)", value)),
+        Type::String => value
+            .as_str()
+            .map(drop)
+            .ok_or_else(|| path.error(ty, value)),
         Type::List(element) => {
             let items = value.as_array().ok_or_else(|| path.error(ty, value))?;
             for (i, item) in items.iter().enumerate() {
@@ -124,12 +132,15 @@ pub fn check_at(ty: &Type, value: &Value, path: &Path<'_>) -> Result<(), ValueEr
         Type::Record(fields) => {
             let object = value.as_object().ok_or_else(|| path.error(ty, value))?;
             for field in fields {
-                let item = object
-                    .get(&field.name)
-                    .ok_or_else(|| path.error(format!("{ty} with field `{}`", field.name), value))?;
+                let item = object.get(&field.name).ok_or_else(|| {
+                    path.error(format!("{ty} with field `{}`", field.name), value)
+                })?;
                 check_at(&field.ty, item, &Path::Field(path, &field.name))?;
             }
-            if let Some(extra) = object.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+            if let Some(extra) = object
+                .keys()
+                .find(|k| !fields.iter().any(|f| &f.name == *k))
+            {
                 return Err(path.error(format!("{ty} without field `{extra}`"), value));
             }
             Ok(())
@@ -143,8 +154,13 @@ pub fn check_at(ty: &Type, value: &Value, path: &Path<'_>) -> Result<(), ValueEr
             match (&case.ty, payload) {
                 (None, None) => Ok(()),
                 (Some(t), Some(payload)) => check_at(t, payload, &Path::Field(path, name)),
-                (None, Some(_)) => Err(path.error(format!("case `{name}` as \"{name}\" (it has no payload)"), value)),
-                (Some(_), None) => Err(path.error(format!("case `{name}` as {{\"{name}\": payload}}"), value)),
+                (None, Some(_)) => Err(path.error(
+                    format!("case `{name}` as \"{name}\" (it has no payload)"),
+                    value,
+                )),
+                (Some(_), None) => {
+                    Err(path.error(format!("case `{name}` as {{\"{name}\": payload}}"), value))
+                }
             }
         }
         Type::Enum(names) => match value.as_str() {
@@ -173,13 +189,17 @@ pub fn check_at(ty: &Type, value: &Value, path: &Path<'_>) -> Result<(), ValueEr
         Type::Result { ok, err } => {
             let (name, payload) = tagged(value)
                 .filter(|(name, _)| *name == "ok" || *name == "err")
-                .ok_or_else(|| path.error(format!(r#"{ty} as {{"ok": ...}} or {{"err": ...}}"#), value))?;
+                .ok_or_else(|| {
+                    path.error(format!(r#"{ty} as {{"ok": ...}} or {{"err": ...}}"#), value)
+                })?;
             let expected = if name == "ok" { ok } else { err };
             match (expected, payload) {
                 (None, None | Some(Value::Null)) => Ok(()),
                 (Some(t), Some(payload)) => check_at(t, payload, &Path::Field(path, name)),
                 (None, Some(_)) => Err(Path::Field(path, name).error("null (no payload)", value)),
-                (Some(_), None) => Err(path.error(format!(r#"{ty} as {{"{name}": payload}}"#), value)),
+                (Some(_), None) => {
+                    Err(path.error(format!(r#"{ty} as {{"{name}": payload}}"#), value))
+                }
             }
         }
     }
@@ -194,7 +214,11 @@ fn int(value: &Value, min: i64, max: u64, ty: &Type, path: &Path<'_>) -> Result<
         },
         _ => false,
     };
-    if fits { Ok(()) } else { Err(path.error(ty, value)) }
+    if fits {
+        Ok(())
+    } else {
+        Err(path.error(ty, value))
+    }
 }
 
 /// A float from its JSON form: a number or one of `"NaN"`, `"inf"`, `"-inf"`.
@@ -280,13 +304,25 @@ mod tests {
         check(&Type::S64, &json!(i64::MIN), "x").unwrap();
         assert_eq!(err(&Type::U8, json!(-1)), "args[0]: expected u8, got -1");
         assert_eq!(err(&Type::S8, json!(128)), "args[0]: expected s8, got 128");
-        assert_eq!(err(&Type::U32, json!(1.5)), "args[0]: expected u32, got 1.5");
-        assert_eq!(err(&Type::U32, json!("x")), r#"args[0]: expected u32, got "x""#);
+        assert_eq!(
+            err(&Type::U32, json!(1.5)),
+            "args[0]: expected u32, got 1.5"
+        );
+        assert_eq!(
+            err(&Type::U32, json!("x")),
+            r#"args[0]: expected u32, got "x""#
+        );
     }
 
     #[test]
     fn floats_take_numbers_and_the_three_special_strings() {
-        for v in [json!(1.5), json!(-3), json!("NaN"), json!("inf"), json!("-inf")] {
+        for v in [
+            json!(1.5),
+            json!(-3),
+            json!("NaN"),
+            json!("inf"),
+            json!("-inf"),
+        ] {
             check(&Type::F64, &v, "x").unwrap();
         }
         assert!(check(&Type::F32, &json!("nan"), "x").is_err());
@@ -311,8 +347,14 @@ mod tests {
     #[test]
     fn variants_enums_flags_results() {
         let v = Type::Variant(vec![
-            Case { name: "a".into(), ty: None },
-            Case { name: "b".into(), ty: Some(Type::String) },
+            Case {
+                name: "a".into(),
+                ty: None,
+            },
+            Case {
+                name: "b".into(),
+                ty: Some(Type::String),
+            },
         ]);
         check(&v, &json!("a"), "x").unwrap();
         check(&v, &json!({"b": "hi"}), "x").unwrap();
@@ -327,9 +369,15 @@ mod tests {
         let f = Type::Flags(vec!["r".into(), "w".into()]);
         check(&f, &json!(["w", "r"]), "x").unwrap();
         assert!(check(&f, &json!(["r", "r"]), "x").is_err());
-        assert_eq!(err(&f, json!(["x"])), r#"args[0][0]: expected a flag of flags { r, w }, got "x""#);
+        assert_eq!(
+            err(&f, json!(["x"])),
+            r#"args[0][0]: expected a flag of flags { r, w }, got "x""#
+        );
 
-        let r = Type::Result { ok: None, err: Some(Box::new(Type::String)) };
+        let r = Type::Result {
+            ok: None,
+            err: Some(Box::new(Type::String)),
+        };
         check(&r, &json!({"ok": null}), "x").unwrap();
         check(&r, &json!({"err": "no"}), "x").unwrap();
         assert!(check(&r, &json!({"ok": 1}), "x").is_err());

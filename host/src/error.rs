@@ -1,0 +1,234 @@
+//! The library's error type: each case says what went wrong and what to do about it.
+
+use hoosegow_wire::message::FailureKind;
+use hoosegow_wire::value::ValueError;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in Hoosegow.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No Docker daemon answered at the endpoint.
+    #[error(
+        "cannot reach the Docker daemon at {endpoint}: {reason}. Start Docker (`dockerd`, or \
+         `sudo systemctl start docker`) or point DOCKER_HOST at a daemon that answers; to develop \
+         without Docker, choose the in-process backend (one wall instead of two)"
+    )]
+    DockerUnreachable {
+        /// The endpoint tried.
+        endpoint: String,
+        /// What the connection attempt said.
+        reason: String,
+    },
+
+    /// Docker answered but refused a request.
+    #[error("Docker could not {action}: {reason}")]
+    Docker {
+        /// What Hoosegow asked of it.
+        action: String,
+        /// Docker's answer.
+        reason: String,
+    },
+
+    /// The jail's image does not exist.
+    #[error(
+        "image {image} does not exist. Build it first: `cargo xtask build-inmate <dir>`, or call \
+         `Hoosegow::build_image` on a jail built with `inmate_dir`"
+    )]
+    ImageMissing {
+        /// The image name.
+        image: String,
+    },
+
+    /// The image exists but was not built by Hoosegow (it lacks the labels a jail needs).
+    #[error(
+        "image {image} is not a Hoosegow jail image ({reason}); build it with `cargo xtask build-inmate <dir>`"
+    )]
+    NotAJailImage {
+        /// The image name.
+        image: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
+
+    /// The runner in the image refused to start, e.g. because its artifact does not match
+    /// the image label (the image was tampered with after it was built).
+    #[error("the runner in {image} refused to start: {message}")]
+    RunnerRefused {
+        /// The image.
+        image: String,
+        /// The runner's reason.
+        message: String,
+    },
+
+    /// The jail went away or went silent mid-call (killed, out of memory, crashed, hung).
+    #[error("the jail ended unexpectedly: {detail}")]
+    JailEnded {
+        /// What was seen.
+        detail: String,
+    },
+
+    /// Docker failed to build the image.
+    #[error("building image {image} failed: {detail}")]
+    ImageBuild {
+        /// The image being built.
+        image: String,
+        /// Docker's error detail.
+        detail: String,
+    },
+
+    /// The inmate's source could not be compiled to a component.
+    #[error("building the inmate in {dir} failed: {detail}")]
+    InmateBuild {
+        /// The inmate folder.
+        dir: PathBuf,
+        /// What the toolchain said, or what to install.
+        detail: String,
+    },
+
+    /// The inmate compiled, but cannot be hosted (e.g. it uses resources, or imports
+    /// something a jail does not provide).
+    #[error("the inmate cannot be hosted: {detail}")]
+    InmateRefused {
+        /// Why.
+        detail: String,
+    },
+
+    /// The jail was configured in a way that cannot work.
+    #[error("{0}")]
+    Config(String),
+
+    /// The called function is not an export of the inmate.
+    #[error("the inmate has no export `{name}`; its exports are: {}", .exports.join(", "))]
+    UnknownFunction {
+        /// The name asked for.
+        name: String,
+        /// The inmate's exports.
+        exports: Vec<String>,
+    },
+
+    /// The number of arguments does not match the export's signature.
+    #[error("`{signature}` takes {expected} argument(s), got {got}")]
+    ArgumentCount {
+        /// The export's WIT signature.
+        signature: String,
+        /// Parameters it takes.
+        expected: usize,
+        /// Arguments given.
+        got: usize,
+    },
+
+    /// An argument does not match its WIT type; nothing was sent.
+    #[error("bad argument to `{func}`: {error}")]
+    BadArgument {
+        /// The export called.
+        func: String,
+        /// Where and how the value is wrong.
+        error: ValueError,
+    },
+
+    /// The inmate failed: a trap, a panic, a limit, or a failed callback.
+    #[error(transparent)]
+    Inmate(#[from] InmateError),
+
+    /// What came out of the jail is not what the protocol or the WIT allows. The jail is
+    /// not trusted; this is how its misbehaviour surfaces.
+    #[error("the jail broke the protocol: {detail}")]
+    Protocol {
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// Local I/O failed (reading the runner binary, writing output).
+    #[error("{context}: {source}")]
+    Io {
+        /// What Hoosegow was doing.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// An inmate's failure, in the shape of the gem's `InmateRuntimeError`: a class (the
+/// [`FailureKind`]), a message and a backtrace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InmateError {
+    /// The export that was called.
+    pub func: String,
+    /// What kind of failure.
+    pub kind: FailureKind,
+    /// What happened.
+    pub message: String,
+    /// The wasm backtrace, innermost frame first.
+    pub backtrace: Vec<String>,
+}
+
+impl InmateError {
+    /// The gem's class name for this kind of failure.
+    pub fn class(&self) -> &'static str {
+        match self.kind {
+            FailureKind::Trap => "Trap",
+            FailureKind::Timeout => "Timeout",
+            FailureKind::ResourceLimit => "ResourceLimit",
+            FailureKind::OutputLimit => "OutputLimit",
+            FailureKind::Callback => "CallbackError",
+            FailureKind::BadCall => "BadCall",
+            FailureKind::Runner => "RunnerError",
+        }
+    }
+}
+
+impl fmt::Display for InmateError {
+    /// `Class: message` and the backtrace, one frame a line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "inmate call `{}` failed: {}: {}",
+            self.func,
+            self.class(),
+            self.message
+        )?;
+        for line in &self.backtrace {
+            write!(f, "\n    {line}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InmateError {}
+
+impl Error {
+    pub(crate) fn docker(action: impl Into<String>, error: bollard::errors::Error) -> Error {
+        Error::Docker {
+            action: action.into(),
+            reason: docker_reason(&error),
+        }
+    }
+
+    pub(crate) fn protocol(detail: impl Into<String>) -> Error {
+        Error::Protocol {
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Docker's own message where it sent one, rather than bollard's wrapper text.
+pub(crate) fn docker_reason(error: &bollard::errors::Error) -> String {
+    match error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
+            format!("{message} (HTTP {status_code})")
+        }
+        other => other.to_string(),
+    }
+}

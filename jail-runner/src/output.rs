@@ -1,0 +1,151 @@
+//! The inmate's stdout and stderr: each write is counted against the call's allowance and
+//! handed to the [`Host`] at once, so output streams while the call runs.
+//!
+//! Past its allowance a stream traps the inmate: silently dropping output would hide a
+//! flood, and a flood is exactly what the allowance exists to stop.
+
+use crate::jail::Host;
+use bytes::Bytes;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
+
+/// Which output stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The inmate's stdout.
+    Stdout,
+    /// The inmate's stderr.
+    Stderr,
+}
+
+impl Stream {
+    /// `stdout` or `stderr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// Both streams of one call.
+pub(crate) struct Output {
+    host: Arc<dyn Host>,
+    limits: [u64; 2],
+    written: [AtomicU64; 2],
+    exceeded: [AtomicBool; 2],
+}
+
+impl Output {
+    pub(crate) fn new(host: Arc<dyn Host>, stdout_limit: u64, stderr_limit: u64) -> Arc<Output> {
+        Arc::new(Output {
+            host,
+            limits: [stdout_limit, stderr_limit],
+            written: Default::default(),
+            exceeded: Default::default(),
+        })
+    }
+
+    /// A WASI stream writing to `stream`.
+    pub(crate) fn sink(self: &Arc<Self>, stream: Stream) -> Sink {
+        Sink {
+            output: self.clone(),
+            stream,
+        }
+    }
+
+    /// The stream whose allowance the inmate overran, if any, with that allowance.
+    pub(crate) fn exceeded(&self) -> Option<(Stream, u64)> {
+        [Stream::Stdout, Stream::Stderr]
+            .into_iter()
+            .find(|s| self.exceeded[*s as usize].load(Ordering::Relaxed))
+            .map(|s| (s, self.limits[s as usize]))
+    }
+
+    fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+        let i = stream as usize;
+        let before = self.written[i].fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if before + bytes.len() as u64 > self.limits[i] {
+            self.exceeded[i].store(true, Ordering::Relaxed);
+            return Err(format!(
+                "{} limit of {} bytes exceeded",
+                stream.name(),
+                self.limits[i]
+            ));
+        }
+        self.host.output(stream, bytes);
+        Ok(())
+    }
+}
+
+/// One output stream as WASI sees it.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    output: Arc<Output>,
+    stream: Stream,
+}
+
+impl IsTerminal for Sink {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for Sink {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Sink {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for Sink {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.output
+            .write(self.stream, &bytes)
+            .map_err(|e| StreamError::trap(&e))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+impl tokio::io::AsyncWrite for Sink {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(
+            self.output
+                .write(self.stream, buf)
+                .map(|()| buf.len())
+                .map_err(io::Error::other),
+        )
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}

@@ -1,0 +1,81 @@
+//! `build-inmate`: the steps from an inmate folder to a jail image, each with progress,
+//! all through the host library.
+
+use crate::progress::Step;
+use anyhow::{Context, Result, bail};
+use hoosegow::bundle::Bundle;
+use hoosegow::docker::image;
+use hoosegow::{Endpoint, inmate};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask is in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
+}
+
+/// Builds the static runner; returns its path.
+pub fn runner() -> Result<PathBuf> {
+    let step = Step::start("build jail-runner (static, x86_64-unknown-linux-musl)");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "jail-runner",
+            "--target",
+            "x86_64-unknown-linux-musl",
+        ])
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run cargo")?;
+    if !out.status.success() {
+        bail!(
+            "building jail-runner failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = target_dir().join("x86_64-unknown-linux-musl/release/jail-runner");
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("{} missing", path.display()))?
+        .len();
+    step.done(&format!("{} ({:.1} MB)", path.display(), size as f64 / 1e6));
+    Ok(path)
+}
+
+/// Compiles, precompiles and builds the image of the inmate in `dir`; returns the image name.
+pub async fn inmate(dir: &Path) -> Result<String> {
+    let step = Step::start(format!("compile {}", dir.display()));
+    let wasm = inmate::compile(dir, &mut |line| step.line(line)).await?;
+    step.done(&format!("component of {} KiB", wasm.len() / 1024));
+
+    let runner = std::fs::read(runner()?)?;
+
+    let step = Step::start("precompile for the runner's wasmtime");
+    let bundle = tokio::task::spawn_blocking(move || Bundle::precompile(&wasm, runner)).await??;
+    let name = bundle.image_name();
+    step.done(&format!(
+        "world: {} export(s), {} callback(s)",
+        bundle.world().exports.len(),
+        bundle.world().imports.len()
+    ));
+
+    let step = Step::start(format!("image {name}"));
+    let docker = Endpoint::Default.connect().await?;
+    if image::inspect(&docker, &name).await?.is_some() {
+        step.done("exists already; reusing it, nothing built");
+    } else {
+        image::build(&docker, &bundle, &name, &mut |line| step.line(line)).await?;
+        step.done("built");
+    }
+    Ok(name)
+}
