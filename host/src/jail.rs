@@ -51,7 +51,7 @@ struct Inner {
 
 enum Backend {
     Docker {
-        docker: Docker,
+        docker: Box<Docker>,
         image: OnceCell<ImageInfo>,
         limits: ContainerLimits,
     },
@@ -158,7 +158,7 @@ impl Builder {
                 ));
             }
             Backend::Docker {
-                docker: self.endpoint.connect().await?,
+                docker: Box::new(self.endpoint.connect().await?),
                 image: OnceCell::new(),
                 limits: self.container_limits,
             }
@@ -227,7 +227,7 @@ impl Hoosegow {
             progress(&format!("image {name} exists; nothing to build"));
             return Ok(name);
         }
-        image::build(docker, &bundle, &name, &mut progress).await?;
+        image::build(docker, bundle, &name, &mut progress).await?;
         Ok(name)
     }
 

@@ -131,6 +131,7 @@ impl Jail {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         define_callbacks(&mut linker, &world).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        define_log(&mut linker).map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
@@ -286,6 +287,25 @@ fn failure(kind: FailureKind, message: String) -> Failure {
     }
 }
 
+/// `hoosegow:jail/log`: a line on the call's stderr.
+fn define_log(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    linker
+        .instance(world::JAIL_LOG)?
+        .func_new("log", |store, _, params, _| {
+            let (Some(Val::Enum(level)), Some(Val::String(message))) =
+                (params.first(), params.get(1))
+            else {
+                wasmtime::bail!("hoosegow:jail/log.log takes a level and a message");
+            };
+            let line = format!("[{level}] {message}\n");
+            store
+                .data()
+                .output
+                .write(Stream::Stderr, line.as_bytes())
+                .map_err(|e| wasmtime::format_err!(e))
+        })
+}
+
 /// Forwards every callback import to the [`Host`], converting values both ways.
 fn define_callbacks(linker: &mut Linker<State>, world: &World) -> wasmtime::Result<()> {
     let mut by_interface: HashMap<Option<&str>, Vec<(&str, &FuncType)>> = HashMap::new();
@@ -351,6 +371,7 @@ struct State {
     table: ResourceTable,
     limiter: Limiter,
     host: Arc<dyn Host>,
+    output: Arc<Output>,
     deadline: Instant,
     timed_out: bool,
     callback_failure: Option<(String, String)>,
@@ -373,6 +394,7 @@ impl State {
                 hit: None,
             },
             host,
+            output: output.clone(),
             deadline: Instant::now() + Duration::from_millis(limits.timeout_ms),
             timed_out: false,
             callback_failure: None,

@@ -67,7 +67,8 @@ impl Output {
             .map(|s| (s, self.limits[s as usize]))
     }
 
-    fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
+    /// Counts `bytes` against `stream`'s allowance and hands them to the host.
+    pub(crate) fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
         let i = stream as usize;
         let before = self.written[i].fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if before + bytes.len() as u64 > self.limits[i] {

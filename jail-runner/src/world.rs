@@ -21,9 +21,13 @@ pub struct WorldError {
     pub reason: String,
 }
 
-/// Import namespaces the runner itself provides; everything else is a callback.
+/// The runner's own log interface (`wit/jail.wit`).
+pub const JAIL_LOG: &str = "hoosegow:jail/log@0.1.0";
+
+/// Imports the runner itself provides (WASI and `hoosegow:jail`); everything else is a
+/// callback.
 pub fn is_provided(import: &str) -> bool {
-    import.starts_with("wasi:")
+    import.starts_with("wasi:") || import == JAIL_LOG
 }
 
 /// Reads the world of `component`.

@@ -1,1 +1,11 @@
+//! Hoosegow's integration tests: one binary (to link once), one module per suite.
+//!
+//! Everything here runs against the real thing: a Docker daemon, the static runner in a
+//! real `FROM scratch` image, and components built from `inmates/`. `cargo xtask test` sets
+//! up a fresh machine for them (Rust targets, musl tools, a Docker engine).
 
+mod support;
+
+mod bad_input;
+mod hardening;
+mod reverse;

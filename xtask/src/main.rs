@@ -97,9 +97,11 @@ fn test() -> Result<()> {
         "warnings",
     ])?;
     let runner = build::runner()?;
+    cargo(&["build", "--release"])?;
     let status = Command::new(cargo_bin())
         .args(["test", "--release"])
         .env("HOOSEGOW_RUNNER", &runner)
+        .env("HOOSEGOW_CLI", build::target_dir().join("release/hoosegow"))
         .current_dir(build::workspace())
         .status()?;
     if !status.success() {

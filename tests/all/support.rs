@@ -1,0 +1,174 @@
+//! Shared fixtures: the runner, inmate images built once per test run, and per-test image
+//! aliases so that parallel tests can each count their own containers.
+
+use bollard::Docker;
+use bollard::query_parameters::{EventsOptions, ListContainersOptionsBuilder, TagImageOptions};
+use futures_util::StreamExt;
+use hoosegow::{Endpoint, Hoosegow};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// An inmate folder of this repository.
+pub fn inmate(name: &str) -> PathBuf {
+    workspace().join("inmates").join(name)
+}
+
+/// The static runner: `HOOSEGOW_RUNNER` (set by `cargo xtask test`), else built here.
+pub fn runner() -> PathBuf {
+    static RUNNER: OnceLock<PathBuf> = OnceLock::new();
+    RUNNER
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("HOOSEGOW_RUNNER") {
+                return PathBuf::from(path);
+            }
+            let status = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            )
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "jail-runner",
+                "--target",
+                "x86_64-unknown-linux-musl",
+            ])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo to build jail-runner");
+            assert!(
+                status.success(),
+                "building jail-runner failed; `cargo xtask test` sets everything up"
+            );
+            workspace().join("target/x86_64-unknown-linux-musl/release/jail-runner")
+        })
+        .clone()
+}
+
+/// The image of inmate `name`, built through the library once per test run.
+pub fn image(name: &str) -> String {
+    static IMAGES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    let images = IMAGES.get_or_init(Default::default);
+    let mut images = images.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(image) = images.get(name) {
+        return image.clone();
+    }
+    // Each test has its own runtime; build on a runtime of our own so that no test's
+    // Docker client outlives the runtime it was made on.
+    let dir = inmate(name);
+    let built = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(async move {
+                let jail = Hoosegow::builder()
+                    .inmate_dir(dir)
+                    .runner_binary(runner())
+                    .build()
+                    .await
+                    .expect("a Docker daemon (`cargo xtask test` starts one)");
+                jail.build_image(|line| eprintln!("    {line}"))
+                    .await
+                    .expect("image builds")
+            })
+    })
+    .join()
+    .expect("image build thread");
+    images.insert(name.to_string(), built.clone());
+    built
+}
+
+pub async fn docker() -> Docker {
+    Endpoint::Default.connect().await.expect("a Docker daemon")
+}
+
+/// Tags inmate `name`'s image as `hoosegow-test/<name>:<test>`, so that the containers of
+/// one test can be told apart from those of tests running beside it.
+pub async fn alias(name: &str, test: &str) -> String {
+    let image = image(name);
+    let docker = docker().await;
+    let repo = format!("hoosegow-test/{name}");
+    let options = TagImageOptions {
+        repo: Some(repo.clone()),
+        tag: Some(test.to_string()),
+    };
+    docker
+        .tag_image(&image, Some(options))
+        .await
+        .expect("tag image");
+    format!("{repo}:{test}")
+}
+
+/// A Docker jail on inmate `name`'s image under the alias of `test`.
+pub async fn docker_jail(name: &str, test: &str) -> (Hoosegow, String) {
+    let image = alias(name, test).await;
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .build()
+        .await
+        .expect("jail");
+    (jail, image)
+}
+
+/// An in-process jail on inmate `name`.
+pub async fn in_process_jail(name: &str) -> Hoosegow {
+    Hoosegow::builder()
+        .inmate_dir(inmate(name))
+        .in_process()
+        .build()
+        .await
+        .expect("in-process jail")
+}
+
+/// Jail containers of `image` that exist now.
+pub async fn containers_of(image: &str) -> usize {
+    let filters = HashMap::from([("label".to_string(), vec![format!("hoosegow.image={image}")])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker()
+        .await
+        .list_containers(Some(options))
+        .await
+        .expect("list containers")
+        .len()
+}
+
+/// Containers of `image` created since `since` (unix seconds).
+pub async fn created_since(image: &str, since: i64) -> usize {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let filters = HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        ("event".to_string(), vec!["create".to_string()]),
+        ("label".to_string(), vec![format!("hoosegow.image={image}")]),
+    ]);
+    let options = EventsOptions {
+        since: Some(since.to_string()),
+        until: Some((now + 1).to_string()),
+        filters: Some(filters),
+    };
+    docker()
+        .await
+        .events(Some(options))
+        .filter(|e| std::future::ready(e.is_ok()))
+        .count()
+        .await
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
