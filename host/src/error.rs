@@ -169,6 +169,7 @@ impl InmateError {
     pub fn class(&self) -> &'static str {
         match self.kind {
             FailureKind::Trap => "Trap",
+            FailureKind::Panic => "Panic",
             FailureKind::Timeout => "Timeout",
             FailureKind::ResourceLimit => "ResourceLimit",
             FailureKind::OutputLimit => "OutputLimit",

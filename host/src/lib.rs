@@ -35,6 +35,50 @@ pub mod error;
 pub mod in_process;
 pub mod inmate;
 pub mod jail;
+pub mod typed;
+
+/// Generates a typed proxy for an inmate from its WIT world.
+///
+/// ```ignore
+/// hoosegow::bindgen!({ world: "reverse", path: "inmates/reverse/wit" });
+///
+/// let reverse = Reverse::new(jail);
+/// assert_eq!(reverse.reverse("foobar").await?, "raboof");
+/// ```
+///
+/// Generated: a Rust type per named WIT type, a proxy struct named after the world with
+/// one async method per export, and (for worlds with imports) a `<World>Imports` trait the
+/// application implements to answer callbacks. See `hoosegow_bindgen` for the mapping.
+pub use hoosegow_bindgen::bindgen;
+
+/// The methods every generated proxy has. Not part of the public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __proxy_common {
+    ($name:ident) => {
+        impl $name {
+            /// The jail the proxy calls into.
+            pub fn jail(&self) -> &$crate::Hoosegow {
+                &self.jail
+            }
+
+            /// The options every call of this proxy uses.
+            pub fn options(&self) -> &$crate::CallOptions {
+                &self.options
+            }
+
+            /// This proxy with other options (output writers, limits) for its calls;
+            /// callbacks registered by `new` stay unless `f` replaces them.
+            pub fn with_options(
+                mut self,
+                f: impl FnOnce($crate::CallOptions) -> $crate::CallOptions,
+            ) -> Self {
+                self.options = f(self.options);
+                self
+            }
+        }
+    };
+}
 
 pub use call::CallOptions;
 pub use docker::container::ContainerLimits;

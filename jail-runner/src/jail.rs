@@ -265,6 +265,8 @@ fn classify(state: &State, output: &Output, limits: &Limits, error: &wasmtime::E
                 stream.name()
             ),
         )
+    } else if let Some(panic) = output.panic_message() {
+        (FailureKind::Panic, panic)
     } else {
         let message = match error.downcast_ref::<wasmtime::Trap>() {
             Some(trap) => format!("wasm trap: {trap}"),

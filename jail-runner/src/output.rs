@@ -8,8 +8,8 @@ use crate::jail::Host;
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
@@ -33,12 +33,16 @@ impl Stream {
     }
 }
 
+/// Bytes of stderr kept to explain a trap (a panic message is written there first).
+const STDERR_TAIL: usize = 4096;
+
 /// Both streams of one call.
 pub(crate) struct Output {
     host: Arc<dyn Host>,
     limits: [u64; 2],
     written: [AtomicU64; 2],
     exceeded: [AtomicBool; 2],
+    stderr_tail: Mutex<Vec<u8>>,
 }
 
 impl Output {
@@ -48,6 +52,7 @@ impl Output {
             limits: [stdout_limit, stderr_limit],
             written: Default::default(),
             exceeded: Default::default(),
+            stderr_tail: Mutex::new(Vec::new()),
         })
     }
 
@@ -79,8 +84,30 @@ impl Output {
                 self.limits[i]
             ));
         }
+        if stream == Stream::Stderr {
+            let mut tail = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
+            tail.extend_from_slice(bytes);
+            let excess = tail.len().saturating_sub(STDERR_TAIL);
+            tail.drain(..excess);
+        }
         self.host.output(stream, bytes);
         Ok(())
+    }
+
+    /// The panic message the inmate's runtime wrote to stderr, if it wrote one: Rust's
+    /// `thread '…' panicked at FILE:LINE:COL:\nMESSAGE\nnote: …`, as `MESSAGE (at FILE:LINE:COL)`.
+    pub(crate) fn panic_message(&self) -> Option<String> {
+        let tail = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
+        let text = String::from_utf8_lossy(&tail);
+        let start = text.rfind("panicked at ")? + "panicked at ".len();
+        let rest = &text[start..];
+        let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
+        let message = message
+            .split("\nnote: ")
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        Some(format!("{message} (at {location})"))
     }
 }
 

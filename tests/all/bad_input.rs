@@ -156,7 +156,7 @@ fn cli() -> Command {
     Command::new(support::workspace().join("target/release/hoosegow"))
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
+pub fn run(args: &[&str]) -> (i32, String, String) {
     let out = cli().args(args).output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
     (

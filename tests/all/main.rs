@@ -7,5 +7,7 @@
 mod support;
 
 mod bad_input;
+mod callbacks;
 mod hardening;
+mod kitchen_sink;
 mod reverse;

@@ -172,3 +172,28 @@ pub fn unix_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// Both backends for inmate `name`: Docker (under the alias of `test`) and in-process.
+pub async fn jails(name: &str, test: &str) -> Vec<Hoosegow> {
+    vec![docker_jail(name, test).await.0, in_process_jail(name).await]
+}
+
+/// "docker" or "in-process", for assertion messages.
+pub fn backend(jail: &Hoosegow) -> &'static str {
+    if jail.is_in_process() {
+        "in-process"
+    } else {
+        "docker"
+    }
+}
+
+/// A writer the test can read back.
+pub type Captured = std::sync::Arc<Mutex<Vec<u8>>>;
+
+pub fn captured() -> Captured {
+    Default::default()
+}
+
+pub fn text(captured: &Captured) -> String {
+    String::from_utf8_lossy(&captured.lock().unwrap()).into_owned()
+}

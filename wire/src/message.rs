@@ -62,8 +62,10 @@ pub enum Reply {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
-    /// The inmate trapped (a Rust panic ends in one too).
+    /// The inmate trapped: `unreachable`, an out-of-bounds access, a stack overflow.
     Trap,
+    /// The inmate panicked (a trap that its runtime explained on stderr first).
+    Panic,
     /// The call ran past its deadline.
     Timeout,
     /// The inmate tried to grow memory, tables or instances past their limit.

@@ -22,6 +22,16 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
 }
 
+/// The folders of this repository's Rust inmates.
+pub fn rust_inmates() -> Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(workspace().join("inmates"))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
 /// Builds the static runner; returns its path.
 pub fn runner() -> Result<PathBuf> {
     let step = Step::start("build jail-runner (static, x86_64-unknown-linux-musl)");

@@ -87,15 +87,28 @@ fn test() -> Result<()> {
     setup::musl_tools()?;
     setup::docker_engine()?;
     cargo(&["fmt", "--all", "--check"]).context("formatting differs: run `cargo fmt --all`")?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--release",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    let deny_warnings = ["--", "-D", "warnings"];
+    cargo(
+        &[
+            &["clippy", "--all-targets", "--release"][..],
+            &deny_warnings,
+        ]
+        .concat(),
+    )?;
+    // Inmates are wasm32-wasip2 crates: lint them for the target they are built for.
+    for inmate in build::rust_inmates()? {
+        let manifest = inmate.join("Cargo.toml");
+        let manifest = manifest.to_str().context("a UTF-8 path")?;
+        let args = [
+            "clippy",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+            manifest,
+        ];
+        cargo(&[&args[..], &deny_warnings].concat())?;
+    }
     let runner = build::runner()?;
     cargo(&["build", "--release"])?;
     let status = Command::new(cargo_bin())

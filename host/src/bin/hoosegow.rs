@@ -7,9 +7,14 @@
 //!
 //! Prints the JSON result on stdout. Exit status: 0 on success, 1 when the inmate failed,
 //! 2 when the input or the setup is wrong (with a message that says what to do).
+//!
+//! Callbacks: one without a result is printed as a JSON line on stderr
+//! (`{"callback":"progress","args":[1,3]}`) and the call goes on; one with a result takes
+//! its value from `--reply NAME=JSON`, and fails the call (saying so) without one.
 
 use clap::{Parser, Subcommand};
-use hoosegow::{Endpoint, Error, Hoosegow, Value};
+use hoosegow::{CallOptions, Endpoint, Error, Hoosegow, Value};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -48,6 +53,9 @@ struct CallArgs {
     /// The Docker daemon's Unix socket (default: DOCKER_HOST, else /var/run/docker.sock).
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// The answer to a callback that returns a value, as NAME=JSON (repeatable).
+    #[arg(long = "reply", value_name = "NAME=JSON")]
+    replies: Vec<String>,
     /// The export to call.
     func: String,
     /// Arguments, one JSON value each: strings need quotes, e.g. '"foobar"'.
@@ -135,6 +143,59 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
             builder = builder.endpoint(Endpoint::Socket(socket));
         }
     }
+    let mut replies = HashMap::new();
+    for reply in &call.replies {
+        let (name, json) = reply.split_once('=').ok_or_else(|| {
+            Failure::Usage(format!(
+                "--reply {reply}: expected NAME=JSON, e.g. --reply ask='\"yes\"'"
+            ))
+        })?;
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| Failure::Usage(format!("--reply {name}: {json} is not JSON ({e})")))?;
+        replies.insert(name.to_string(), value);
+    }
     let jail = builder.build().await?;
-    Ok(jail.call(&call.func, args).await?)
+    let options = callbacks(&jail, replies).await?;
+    Ok(jail.call_with(&call.func, args, &options).await?)
+}
+
+/// Handlers for every callback of the inmate: print the ones without a result, answer
+/// the others from `--reply`.
+async fn callbacks(
+    jail: &Hoosegow,
+    mut replies: HashMap<String, Value>,
+) -> Result<CallOptions, Failure> {
+    let world = jail.world().await?;
+    if let Some(name) = replies.keys().find(|name| world.import(name).is_none()) {
+        let names: Vec<&str> = world.imports.iter().map(|f| f.name.as_str()).collect();
+        return Err(Failure::Usage(format!(
+            "--reply {name}: the inmate has no callback `{name}`; its callbacks are: {}",
+            if names.is_empty() {
+                "(none)".to_string()
+            } else {
+                names.join(", ")
+            }
+        )));
+    }
+    let mut options = jail.options().clone();
+    for import in world.imports {
+        let name = import.name.clone();
+        let reply = replies.remove(&name);
+        let needs_value = import.result.is_some();
+        options = options.callback(import.name, move |args| {
+            let line = serde_json::json!({ "callback": name, "args": args });
+            let outcome = match (&reply, needs_value) {
+                (_, false) => {
+                    eprintln!("{line}");
+                    Ok(Value::Null)
+                }
+                (Some(value), true) => Ok(value.clone()),
+                (None, true) => Err(format!(
+                    "callback `{name}` needs a value and none was given: pass --reply {name}=JSON"
+                )),
+            };
+            std::future::ready(outcome)
+        });
+    }
+    Ok(options)
 }
