@@ -1,6 +1,6 @@
 //! `hoosegow::bindgen!`: a typed Rust proxy for an inmate, generated from its WIT world.
 //!
-//! ```ignore
+//! ```text
 //! hoosegow::bindgen!({ world: "render-reverse", path: "inmates/render-reverse/wit" });
 //! ```
 //!

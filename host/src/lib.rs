@@ -39,11 +39,14 @@ pub mod typed;
 
 /// Generates a typed proxy for an inmate from its WIT world.
 ///
-/// ```ignore
-/// hoosegow::bindgen!({ world: "reverse", path: "inmates/reverse/wit" });
+/// ```no_run
+/// hoosegow::bindgen!({ world: "reverse", path: "../inmates/reverse/wit" });
 ///
+/// # async fn demo() -> Result<(), hoosegow::Error> {
+/// let jail = hoosegow::Hoosegow::builder().image_name(std::env::var("HOOSEGOW_IMAGE").ok()).build().await?;
 /// let reverse = Reverse::new(jail);
 /// assert_eq!(reverse.reverse("foobar").await?, "raboof");
+/// # Ok(()) }
 /// ```
 ///
 /// Generated: a Rust type per named WIT type, a proxy struct named after the world with

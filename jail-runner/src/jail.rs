@@ -238,10 +238,12 @@ fn classify(state: &State, output: &Output, limits: &Limits, error: &wasmtime::E
     let backtrace = error
         .downcast_ref::<WasmBacktrace>()
         .map(|bt| {
+            // One line per frame ("0: 0x1b3 - inmate.wasm!func"), without the heading.
             bt.to_string()
                 .lines()
-                .map(|l| l.trim().to_string())
-                .filter(|l| !l.is_empty())
+                .map(str::trim)
+                .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+                .map(String::from)
                 .collect()
         })
         .unwrap_or_default();
