@@ -197,3 +197,19 @@ pub fn captured() -> Captured {
 pub fn text(captured: &Captured) -> String {
     String::from_utf8_lossy(&captured.lock().unwrap()).into_owned()
 }
+
+/// Records one attack tried against a wall, for SECURITY.md's table: a JSON line in
+/// `target/security/attacks.jsonl`, which `cargo xtask security-table` renders. Call it
+/// after the assertions that prove the outcome, so only proven outcomes are recorded.
+pub fn record_attack(wall: &str, attack: &str, outcome: &str) {
+    use std::io::Write;
+    let dir = workspace().join("target/security");
+    std::fs::create_dir_all(&dir).expect("create target/security");
+    let line = serde_json::json!({ "wall": wall, "attack": attack, "outcome": outcome });
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("attacks.jsonl"))
+        .expect("open attacks.jsonl");
+    writeln!(file, "{line}").expect("write attacks.jsonl");
+}
