@@ -10,4 +10,5 @@ mod bad_input;
 mod callbacks;
 mod hardening;
 mod kitchen_sink;
+mod probe;
 mod reverse;
