@@ -700,12 +700,12 @@ fn privileges(report: &mut Report) {
         &match other {
             Some(p) => format!("ptrace(PTRACE_ATTACH) process {p}"),
             None => format!(
-                "ptrace(PTRACE_ATTACH) process 1, itself: no other process is visible to attach to"
+                "ptrace(PTRACE_ATTACH) process {me}, itself: no other process is visible to attach to"
             ),
         },
         syscall(
             libc::SYS_ptrace,
-            [libc::PTRACE_ATTACH as _, other.unwrap_or(1), 0, 0, 0],
+            [libc::PTRACE_ATTACH as _, other.unwrap_or(me), 0, 0, 0],
         ),
     );
     let me_path = cstr("/proc/self/exe");
