@@ -1,6 +1,6 @@
 //! The library's error type: each case says what went wrong and what to do about it.
 
-use hoosegow_wire::message::FailureKind;
+use hoosegow_wire::message::{Failure, FailureKind, LimitHit};
 use hoosegow_wire::value::ValueError;
 use std::fmt;
 use std::path::PathBuf;
@@ -62,10 +62,13 @@ pub enum Error {
         message: String,
     },
 
-    /// The jail went away or went silent mid-call (killed, out of memory, crashed, hung).
-    #[error("the jail ended unexpectedly: {detail}")]
+    /// The jail's container died or went silent mid-call: killed, out of memory, crashed,
+    /// hung. Its container is removed; the next call gets a fresh one.
+    #[error("the jail ended during the call ({cause}): {detail}")]
     JailEnded {
-        /// What was seen.
+        /// What happened to the container, as far as Docker knows.
+        cause: JailEnd,
+        /// What was seen on the way (the runner's last words, the stream's end).
         detail: String,
     },
 
@@ -128,9 +131,21 @@ pub enum Error {
         error: ValueError,
     },
 
-    /// The inmate failed: a trap, a panic, a limit, or a failed callback.
+    /// The inmate failed: a trap, a panic, or a failed callback.
     #[error(transparent)]
     Inmate(#[from] InmateError),
+
+    /// The call ran into one of its limits (see [`crate::Limits`]). The jail is unharmed
+    /// and the next call runs.
+    #[error("inmate call `{func}` exceeded its {hit}")]
+    LimitExceeded {
+        /// The export that was called.
+        func: String,
+        /// Which limit, and its value.
+        hit: LimitHit,
+        /// Where the inmate was, if it was running wasm.
+        backtrace: Vec<String>,
+    },
 
     /// What came out of the jail is not what the protocol or the WIT allows. The jail is
     /// not trusted; this is how its misbehaviour surfaces.
@@ -170,9 +185,7 @@ impl InmateError {
         match self.kind {
             FailureKind::Trap => "Trap",
             FailureKind::Panic => "Panic",
-            FailureKind::Timeout => "Timeout",
-            FailureKind::ResourceLimit => "ResourceLimit",
-            FailureKind::OutputLimit => "OutputLimit",
+            FailureKind::Limit => "LimitExceeded",
             FailureKind::Callback => "CallbackError",
             FailureKind::BadCall => "BadCall",
             FailureKind::Runner => "RunnerError",
@@ -199,7 +212,64 @@ impl fmt::Display for InmateError {
 
 impl std::error::Error for InmateError {}
 
+/// How a jail's container ended when it should not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JailEnd {
+    /// The kernel killed it at its memory limit.
+    OutOfMemory,
+    /// It was killed (SIGKILL from outside, e.g. `docker kill`).
+    Killed,
+    /// Its runner exited with this code.
+    Exited(i64),
+    /// It did not answer in time; Hoosegow gave up on it and removed it.
+    Unresponsive,
+    /// Docker could not say.
+    Unknown,
+}
+
+impl fmt::Display for JailEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JailEnd::OutOfMemory => {
+                f.write_str("out of memory: the container was OOM-killed at its memory limit")
+            }
+            JailEnd::Killed => f.write_str("the container was killed"),
+            JailEnd::Exited(code) => write!(f, "the runner exited with code {code}"),
+            JailEnd::Unresponsive => f.write_str("the jail did not answer in time and was removed"),
+            JailEnd::Unknown => f.write_str("the container went away"),
+        }
+    }
+}
+
+/// Longest failure message or backtrace line kept from a jail, and most frames.
+const MAX_MESSAGE: usize = 64 * 1024;
+const MAX_BACKTRACE: usize = 100;
+
 impl Error {
+    /// The error for an inmate's failure reported by a runner (in a container or in
+    /// process). Messages are bounded: they may come from a hostile jail.
+    pub(crate) fn from_failure(func: &str, failure: Failure) -> Error {
+        let backtrace = failure
+            .backtrace
+            .into_iter()
+            .take(MAX_BACKTRACE)
+            .map(bounded)
+            .collect();
+        match (failure.kind, failure.limit) {
+            (FailureKind::Limit, Some(hit)) => Error::LimitExceeded {
+                func: func.to_string(),
+                hit,
+                backtrace,
+            },
+            (kind, _) => Error::Inmate(InmateError {
+                func: func.to_string(),
+                kind,
+                message: bounded(failure.message),
+                backtrace,
+            }),
+        }
+    }
+
     pub(crate) fn docker(action: impl Into<String>, error: bollard::errors::Error) -> Error {
         Error::Docker {
             action: action.into(),
@@ -232,4 +302,17 @@ pub(crate) fn docker_reason(error: &bollard::errors::Error) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// At most [`MAX_MESSAGE`] bytes of `text`.
+pub(crate) fn bounded(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE {
+        let mut cut = MAX_MESSAGE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
 }

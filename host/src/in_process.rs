@@ -5,7 +5,7 @@
 //! is built with it.
 
 use crate::call::CallOptions;
-use crate::error::{Error, InmateError};
+use crate::error::Error;
 use jail_runner::{Host, Jail, Stream};
 use serde_json::Value;
 use std::sync::Arc;
@@ -48,14 +48,7 @@ pub async fn call(
     let outcome = tokio::task::spawn_blocking(move || jail.call(&func, &args, &limits, host))
         .await
         .map_err(|e| Error::Config(format!("the in-process call's thread failed: {e}")))?;
-    outcome.map_err(|failure| {
-        Error::Inmate(InmateError {
-            func: name,
-            kind: failure.kind,
-            message: failure.message,
-            backtrace: failure.backtrace,
-        })
-    })
+    outcome.map_err(|failure| Error::from_failure(&name, failure))
 }
 
 /// The application, as the runner core sees it.

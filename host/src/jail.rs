@@ -8,10 +8,11 @@ use crate::docker::image::{self, ImageInfo};
 use crate::error::Error;
 use crate::{docker, in_process, inmate};
 use bollard::Docker;
-use hoosegow_wire::message::Limits;
+use hoosegow_wire::message::{Limit, Limits};
 use hoosegow_wire::types::{Func, World};
 use hoosegow_wire::value;
 use jail_runner::Jail;
+use jail_runner::jail::json_len;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -255,7 +256,7 @@ impl Hoosegow {
     ) -> Result<Value, Error> {
         match &self.inner.backend {
             Backend::InProcess { jail, slots } => {
-                let func = resolve(jail.world(), name, &args)?;
+                let func = resolve(jail.world(), name, &args, &options.limits)?;
                 let value =
                     in_process::call(jail.clone(), slots, func.name.clone(), args, options).await?;
                 check_result(func, &value)?;
@@ -263,7 +264,7 @@ impl Hoosegow {
             }
             Backend::Docker { docker, limits, .. } => {
                 let image = self.image_info().await?;
-                let func = resolve(&image.world, name, &args)?;
+                let func = resolve(&image.world, name, &args, &options.limits)?;
                 docker::call_ephemeral(docker, image, limits, func, args, options).await
             }
         }
@@ -330,8 +331,13 @@ async fn read_runner(path: Option<&Path>) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// The export `name`, with `args` checked against its signature.
-fn resolve<'w>(world: &'w World, name: &str, args: &[Value]) -> Result<&'w Func, Error> {
+/// The export `name`, with `args` checked against its signature and size limit.
+fn resolve<'w>(
+    world: &'w World,
+    name: &str,
+    args: &[Value],
+    limits: &Limits,
+) -> Result<&'w Func, Error> {
     let func = world.export(name).ok_or_else(|| Error::UnknownFunction {
         name: name.to_string(),
         exports: world.export_names().into_iter().map(String::from).collect(),
@@ -350,6 +356,13 @@ fn resolve<'w>(world: &'w World, name: &str, args: &[Value]) -> Result<&'w Func,
                 error,
             }
         })?;
+    }
+    if args.iter().map(json_len).sum::<u64>() > limits.argument_bytes {
+        return Err(Error::LimitExceeded {
+            func: func.name.clone(),
+            hit: limits.hit(Limit::ArgumentBytes),
+            backtrace: Vec::new(),
+        });
     }
     Ok(func)
 }

@@ -86,8 +86,8 @@ macro_rules! __proxy_common {
 pub use call::CallOptions;
 pub use docker::container::ContainerLimits;
 pub use docker::endpoint::Endpoint;
-pub use error::{Error, InmateError};
-pub use hoosegow_wire::message::{FailureKind, Limits};
+pub use error::{Error, InmateError, JailEnd};
+pub use hoosegow_wire::message::{FailureKind, Limit, LimitHit, Limits};
 pub use hoosegow_wire::types;
 pub use jail::{Builder, Hoosegow};
 pub use serde_json::Value;

@@ -29,13 +29,17 @@ pub fn config(concurrency: u32) -> Config {
         .total_memories(concurrency * 4)
         .total_tables(concurrency * 16)
         .total_stacks(concurrency)
+        .table_elements(100_000)
         .max_memory_size(MAX_MEMORY_BYTES);
     let mut config = Config::new();
     config
         .wasm_component_model(true)
         // Deadlines: compiled code checks the epoch on loop back-edges and calls.
         .epoch_interruption(true)
-        .max_wasm_stack(1 << 20)
+        // Fuel is metered in every call so that a per-call fuel limit needs no other
+        // artifact; a call without one gets u64::MAX.
+        .consume_fuel(true)
+        .max_wasm_stack(hoosegow_wire::message::STACK_BYTES as usize)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
 }

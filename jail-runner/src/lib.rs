@@ -10,13 +10,17 @@
 //! - [`world`]: what an inmate exports and imports, and the refusal of what cannot cross;
 //! - [`val`]: JSON values to wasm values and back;
 //! - [`jail`]: loading, and one call in a fresh store;
+//! - `link`: what the inmate's imports are linked to (WASI, `hoosegow:jail/log`, callbacks);
+//! - `store`: what a call's store holds and enforces, and how a failure is explained;
 //! - [`output`]: the inmate's stdout and stderr, counted and forwarded;
 //! - [`serve`]: the frame loop the binary runs.
 
 pub mod engine;
 pub mod jail;
+mod link;
 pub mod output;
 pub mod serve;
+mod store;
 pub mod val;
 pub mod world;
 

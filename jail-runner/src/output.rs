@@ -5,10 +5,12 @@
 //! flood, and a flood is exactly what the allowance exists to stop.
 
 use crate::jail::Host;
+use crate::store::Breach;
 use bytes::Bytes;
+use hoosegow_wire::message::{Limit, LimitHit, Limits};
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -23,35 +25,25 @@ pub enum Stream {
     Stderr,
 }
 
-impl Stream {
-    /// `stdout` or `stderr`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
-
 /// Bytes of stderr kept to explain a trap (a panic message is written there first).
 const STDERR_TAIL: usize = 4096;
 
 /// Both streams of one call.
 pub(crate) struct Output {
     host: Arc<dyn Host>,
-    limits: [u64; 2],
+    limits: [LimitHit; 2],
     written: [AtomicU64; 2],
-    exceeded: [AtomicBool; 2],
+    breach: Arc<Breach>,
     stderr_tail: Mutex<Vec<u8>>,
 }
 
 impl Output {
-    pub(crate) fn new(host: Arc<dyn Host>, stdout_limit: u64, stderr_limit: u64) -> Arc<Output> {
+    pub(crate) fn new(host: Arc<dyn Host>, limits: &Limits, breach: Arc<Breach>) -> Arc<Output> {
         Arc::new(Output {
             host,
-            limits: [stdout_limit, stderr_limit],
+            limits: [limits.hit(Limit::Stdout), limits.hit(Limit::Stderr)],
             written: Default::default(),
-            exceeded: Default::default(),
+            breach,
             stderr_tail: Mutex::new(Vec::new()),
         })
     }
@@ -64,25 +56,13 @@ impl Output {
         }
     }
 
-    /// The stream whose allowance the inmate overran, if any, with that allowance.
-    pub(crate) fn exceeded(&self) -> Option<(Stream, u64)> {
-        [Stream::Stdout, Stream::Stderr]
-            .into_iter()
-            .find(|s| self.exceeded[*s as usize].load(Ordering::Relaxed))
-            .map(|s| (s, self.limits[s as usize]))
-    }
-
     /// Counts `bytes` against `stream`'s allowance and hands them to the host.
     pub(crate) fn write(&self, stream: Stream, bytes: &[u8]) -> Result<(), String> {
         let i = stream as usize;
         let before = self.written[i].fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if before + bytes.len() as u64 > self.limits[i] {
-            self.exceeded[i].store(true, Ordering::Relaxed);
-            return Err(format!(
-                "{} limit of {} bytes exceeded",
-                stream.name(),
-                self.limits[i]
-            ));
+        if before + bytes.len() as u64 > self.limits[i].value {
+            self.breach.record(self.limits[i]);
+            return Err(format!("{} exceeded", self.limits[i]));
         }
         if stream == Stream::Stderr {
             let mut tail = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());

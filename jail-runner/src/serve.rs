@@ -75,6 +75,7 @@ pub fn refuse(output: &mut impl Write, message: String) -> io::Result<()> {
         kind: FailureKind::Runner,
         message,
         backtrace: Vec::new(),
+        limit: None,
     };
     frame::write(output, &Frame::new(Kind::Failure, 0, json(&failure)))
 }

@@ -265,10 +265,16 @@ async fn output_past_its_limit_is_an_output_limit_error() {
             .call_with("shout", vec![json!("x".repeat(11)), json!("")], &options)
             .await
             .unwrap_err();
-        let err = inmate_error(err);
-        assert_eq!(err.kind, FailureKind::OutputLimit, "{at}: {err}");
+        match &err {
+            Error::LimitExceeded { hit, .. } => assert_eq!(
+                (hit.limit, hit.value),
+                (hoosegow::Limit::Stdout, 10),
+                "{at}"
+            ),
+            other => panic!("{at}: expected the stdout limit, got {other:?}"),
+        }
         assert!(
-            err.message.contains("stdout limit of 10 bytes"),
+            err.to_string().contains("stdout limit of 10 bytes"),
             "{at}: {err}"
         );
         jail.call_with("shout", vec![json!("0123456789"), json!("")], &options)

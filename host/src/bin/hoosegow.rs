@@ -111,6 +111,7 @@ impl From<Error> for Failure {
 fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Inmate(_)
+        | Error::LimitExceeded { .. }
         | Error::JailEnded { .. }
         | Error::Protocol { .. }
         | Error::RunnerRefused { .. } => 1,

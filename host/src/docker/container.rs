@@ -2,12 +2,16 @@
 //! leftovers can be found, and removed even when the caller goes away mid-call.
 
 use crate::docker::image::ImageInfo;
-use crate::error::Error;
+use crate::error::{Error, JailEnd};
 use bollard::Docker;
 use bollard::container::AttachContainerResults;
+use bollard::models::ContainerState;
 use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
+use bollard::query_parameters::WaitContainerOptions;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Label present on every jail container.
 pub const LABEL_JAIL: &str = "hoosegow.jail";
@@ -151,6 +155,28 @@ impl Container {
             .start_container(self.id(), None)
             .await
             .map_err(|e| Error::docker("start a jail container", e))
+    }
+
+    /// How the container ended, once it has (waiting a little for Docker to notice).
+    pub async fn end(&self) -> JailEnd {
+        let mut wait = self
+            .docker
+            .wait_container(self.id(), None::<WaitContainerOptions>);
+        let _ = tokio::time::timeout(Duration::from_secs(2), wait.next()).await;
+        let Ok(inspected) = self.docker.inspect_container(self.id(), None).await else {
+            return JailEnd::Unknown;
+        };
+        match inspected.state {
+            Some(state) if state.oom_killed == Some(true) => JailEnd::OutOfMemory,
+            Some(state) if state.running == Some(true) => JailEnd::Unresponsive,
+            // 128 + SIGKILL: killed from outside the container.
+            Some(state) if state.exit_code == Some(137) => JailEnd::Killed,
+            Some(ContainerState {
+                exit_code: Some(code),
+                ..
+            }) => JailEnd::Exited(code),
+            _ => JailEnd::Unknown,
+        }
     }
 
     /// Removes the container, killing it if it still runs.

@@ -10,7 +10,7 @@ pub mod image;
 pub mod session;
 
 use crate::call::CallOptions;
-use crate::error::Error;
+use crate::error::{Error, JailEnd};
 use bollard::Docker;
 use container::{Container, ContainerLimits};
 use hoosegow_wire::types::Func;
@@ -37,6 +37,17 @@ pub async fn call_ephemeral(
         result
     }
     .await;
+    // A jail that went away: ask Docker how, before the container is gone.
+    let outcome = match outcome {
+        Err(Error::JailEnded {
+            cause: JailEnd::Unknown,
+            detail,
+        }) => Err(Error::JailEnded {
+            cause: container.end().await,
+            detail,
+        }),
+        other => other,
+    };
     let removed = container.remove().await;
     let value = outcome?;
     removed?;

@@ -5,7 +5,7 @@
 
 use crate::call::CallOptions;
 use crate::docker::image::ImageInfo;
-use crate::error::{Error, InmateError};
+use crate::error::{Error, JailEnd, bounded};
 use bollard::container::{AttachContainerResults, LogOutput};
 use futures_util::{Stream, StreamExt};
 use hoosegow_wire::frame::{Decoder, Frame, Kind};
@@ -26,9 +26,6 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 const GRACE: Duration = Duration::from_secs(5);
 /// Bytes of the runner's own stderr kept to explain a failure.
 const DIAGNOSTICS: usize = 4096;
-/// Longest failure message or backtrace kept from a jail.
-const MAX_MESSAGE: usize = 64 * 1024;
-const MAX_BACKTRACE: usize = 100;
 
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
@@ -133,17 +130,7 @@ impl Session {
                 }
                 Kind::Failure => {
                     let failure: Failure = parse(&frame.payload, "failure")?;
-                    return Err(Error::Inmate(InmateError {
-                        func: func.name.clone(),
-                        kind: failure.kind,
-                        message: bounded(failure.message),
-                        backtrace: failure
-                            .backtrace
-                            .into_iter()
-                            .take(MAX_BACKTRACE)
-                            .map(bounded)
-                            .collect(),
-                    }));
+                    return Err(Error::from_failure(&func.name, failure));
                 }
                 Kind::Stdout | Kind::Stderr => {
                     let stderr = frame.kind == Kind::Stderr;
@@ -206,7 +193,13 @@ impl Session {
                 return Ok(frame);
             }
             let chunk = match tokio::time::timeout_at(deadline, self.output.next()).await {
-                Err(_) => return Err(self.ended("the jail did not answer in time")),
+                Err(_) => {
+                    let mut error = self.ended("no answer before the call's deadline");
+                    if let Error::JailEnded { cause, .. } = &mut error {
+                        *cause = JailEnd::Unresponsive;
+                    }
+                    return Err(error);
+                }
                 Ok(None) => return Err(self.ended("the jail ended before answering")),
                 Ok(Some(Err(e))) => {
                     return Err(self.ended(&format!("the attach stream failed ({e})")));
@@ -230,6 +223,7 @@ impl Session {
         let said = String::from_utf8_lossy(&self.diagnostics);
         let said = said.trim();
         Error::JailEnded {
+            cause: JailEnd::Unknown,
             detail: if said.is_empty() {
                 what.to_string()
             } else {
@@ -279,16 +273,4 @@ async fn answer(hello: &Hello, callback: Callback, options: &CallOptions) -> Rep
 
 fn parse<T: serde::de::DeserializeOwned>(payload: &[u8], what: &str) -> Result<T, Error> {
     serde_json::from_slice(payload).map_err(|e| Error::protocol(format!("bad {what} frame: {e}")))
-}
-
-fn bounded(mut text: String) -> String {
-    if text.len() > MAX_MESSAGE {
-        let mut cut = MAX_MESSAGE;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("...");
-    }
-    text
 }
