@@ -12,3 +12,4 @@ mod hardening;
 mod kitchen_sink;
 mod probe;
 mod reverse;
+mod walls;
