@@ -63,6 +63,35 @@ pub fn runner() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Builds the test-only probe (`tests/probe/`, static like the runner); returns its path.
+/// It goes into test images only, never into a jail built by `build-inmate`.
+pub fn probe() -> Result<PathBuf> {
+    let step = Step::start("build the test probe (static, x86_64-unknown-linux-musl)");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "hoosegow-probe",
+            "--target",
+            "x86_64-unknown-linux-musl",
+        ])
+        .current_dir(workspace())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("cannot run cargo")?;
+    if !out.status.success() {
+        bail!(
+            "building the probe failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = target_dir().join("x86_64-unknown-linux-musl/release/probe");
+    step.done(&path.display().to_string());
+    Ok(path)
+}
+
 /// Compiles, precompiles and builds the image of the inmate in `dir`; returns the image name.
 pub async fn inmate(dir: &Path) -> Result<String> {
     let step = Step::start(format!("compile {}", dir.display()));

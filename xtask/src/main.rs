@@ -3,10 +3,15 @@
 //! - `demo`: build `inmates/reverse` and call `reverse("foobar")`: through Docker when a
 //!   daemon answers, otherwise in-process with a loud notice;
 //! - `build-inmate <dir>`: compile, precompile, build the image; prints its name last;
-//! - `test`: set up what the tests need, then fmt, clippy and the whole test suite.
+//! - `test`: set up what the tests need, then fmt, clippy and the whole test suite;
+//!   prints SECURITY.md's table of the attacks the suite tried;
+//! - `security-table`: write that table into SECURITY.md;
+//! - `fuzz [--seconds N] [target...]`: run the host decoders' fuzz targets for N s each.
 
 mod build;
+mod fuzz;
 mod progress;
+mod security;
 mod setup;
 
 use anyhow::{Context, Result, bail};
@@ -33,6 +38,16 @@ enum Task {
     },
     /// Install what the tests need, then run fmt, clippy and the test suite.
     Test,
+    /// Write the attacks the last test run tried into SECURITY.md's table.
+    SecurityTable,
+    /// Fuzz the host's frame and value decoders (fuzz/) for a fixed time per target.
+    Fuzz {
+        /// Seconds to fuzz each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Targets to run (`frames`, `values`); all when none is named.
+        targets: Vec<String>,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +62,8 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Task::Test => test(),
+        Task::SecurityTable => security::run(),
+        Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
     }
 }
 
@@ -109,14 +126,37 @@ fn test() -> Result<()> {
         ];
         cargo(&[&args[..], &deny_warnings].concat())?;
     }
+    // The probe is built for musl only (it is not a default member): lint it there.
+    let probe_lint = [
+        "clippy",
+        "--release",
+        "-p",
+        "hoosegow-probe",
+        "--target",
+        "x86_64-unknown-linux-musl",
+    ];
+    cargo(&[&probe_lint[..], &deny_warnings].concat())?;
     let runner = build::runner()?;
+    let probe = build::probe()?;
     cargo(&["build", "--release"])?;
+    // Only what this run proves goes into the table.
+    security::clear()?;
     let status = Command::new(cargo_bin())
         .args(["test", "--release"])
         .env("HOOSEGOW_RUNNER", &runner)
+        .env("HOOSEGOW_PROBE", &probe)
         .env("HOOSEGOW_CLI", build::target_dir().join("release/hoosegow"))
         .current_dir(build::workspace())
         .status()?;
+    match security::load() {
+        Ok(attacks) if !attacks.is_empty() => {
+            eprintln!(
+                "\n==> attacks tried by this run (`cargo xtask security-table` writes them into SECURITY.md):\n"
+            );
+            print!("{}", security::render(&attacks));
+        }
+        _ => eprintln!("\n==> this run recorded no attacks"),
+    }
     if !status.success() {
         bail!("tests failed");
     }
