@@ -2,7 +2,7 @@
 
 use crate::bundle::Bundle;
 use crate::call::CallOptions;
-use crate::docker::container::ContainerLimits;
+use crate::docker::container::{ContainerLimits, ContainerSpec};
 use crate::docker::endpoint::Endpoint;
 use crate::docker::image::{self, ImageInfo};
 use crate::error::Error;
@@ -54,7 +54,7 @@ enum Backend {
     Docker {
         docker: Box<Docker>,
         image: OnceCell<ImageInfo>,
-        limits: ContainerLimits,
+        spec: ContainerSpec,
     },
     InProcess {
         jail: Arc<Jail>,
@@ -161,7 +161,10 @@ impl Builder {
             Backend::Docker {
                 docker: Box::new(self.endpoint.connect().await?),
                 image: OnceCell::new(),
-                limits: self.container_limits,
+                spec: ContainerSpec {
+                    limits: self.container_limits,
+                    ..ContainerSpec::default()
+                },
             }
         };
         Ok(Hoosegow {
@@ -262,10 +265,10 @@ impl Hoosegow {
                 check_result(func, &value)?;
                 Ok(value)
             }
-            Backend::Docker { docker, limits, .. } => {
+            Backend::Docker { docker, spec, .. } => {
                 let image = self.image_info().await?;
                 let func = resolve(&image.world, name, &args, &options.limits)?;
-                docker::call_ephemeral(docker, image, limits, func, args, options).await
+                docker::call_ephemeral(docker, image, spec, func, args, options).await
             }
         }
     }

@@ -4,7 +4,7 @@
 use crate::support;
 use bollard::models::ContainerCreateBody;
 use hoosegow::ContainerLimits;
-use hoosegow::docker::container::Container;
+use hoosegow::docker::container::{Container, ContainerSpec, Mode};
 use hoosegow::docker::image;
 
 #[tokio::test]
@@ -13,7 +13,10 @@ async fn a_jail_container_has_every_hardening_setting() {
     let name = support::alias("reverse", "hardening").await;
     let info = image::inspect(&docker, &name).await.unwrap().unwrap();
     let limits = ContainerLimits::default();
-    let container = Container::create(&docker, &info, &limits).await.unwrap();
+    let body = ContainerSpec::default()
+        .body(&info, Mode::Ephemeral)
+        .unwrap();
+    let container = Container::create(&docker, &body, &info.name).await.unwrap();
     let inspected = docker
         .inspect_container(container.id(), None)
         .await

@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod callbacks;
+mod faults;
 mod hardening;
 mod kitchen_sink;
 mod probe;

@@ -15,7 +15,7 @@ use bollard::query_parameters::{TagImageOptions, WaitContainerOptions};
 use futures_util::StreamExt;
 use hoosegow::ContainerLimits;
 use hoosegow::bundle::Bundle;
-use hoosegow::docker::container::Container;
+use hoosegow::docker::container::{Container, ContainerSpec, Mode};
 use hoosegow::docker::image::{self, ImageInfo};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,7 +114,12 @@ struct Run {
 /// Runs the probe in a jail container of `info` with `limits`, giving it `mode` on stdin as
 /// the host gives the runner its calls.
 async fn run(docker: &Docker, info: &ImageInfo, limits: &ContainerLimits, mode: &str) -> Run {
-    let container = Container::create(docker, info, limits).await.unwrap();
+    let spec = ContainerSpec {
+        limits: limits.clone(),
+        ..ContainerSpec::default()
+    };
+    let body = spec.body(info, Mode::Ephemeral).unwrap();
+    let container = Container::create(docker, &body, &info.name).await.unwrap();
     let mut attach = container.attach().await.unwrap();
     container.start().await.unwrap();
     attach

@@ -213,3 +213,72 @@ pub fn record_attack(wall: &str, attack: &str, outcome: &str) {
         .expect("open attacks.jsonl");
     writeln!(file, "{line}").expect("write attacks.jsonl");
 }
+
+/// A test-only static binary of this workspace (`package`'s `bin`), built for musl.
+pub fn test_binary(package: &str, bin: &str) -> PathBuf {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "-p",
+                package,
+                "--target",
+                "x86_64-unknown-linux-musl",
+            ])
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo");
+    assert!(status.success(), "building {package} failed");
+    workspace()
+        .join("target/x86_64-unknown-linux-musl/release")
+        .join(bin)
+}
+
+/// Builds `tag` from `dockerfile` with `files` (name, bytes, mode) as its context.
+pub async fn derived_image(tag: &str, dockerfile: &str, files: &[(&str, &[u8], u32)]) -> String {
+    let mut context = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, bytes: &[u8], mode: u32| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(mode);
+        header.set_cksum();
+        context.append_data(&mut header, name, bytes).unwrap();
+    };
+    add("Dockerfile", dockerfile.as_bytes(), 0o644);
+    for (name, bytes, mode) in files {
+        add(name, bytes, *mode);
+    }
+    let context = context.into_inner().unwrap();
+    let options = bollard::query_parameters::BuildImageOptionsBuilder::new()
+        .dockerfile("Dockerfile")
+        .t(tag)
+        .rm(true)
+        .build();
+    let docker = docker().await;
+    let mut build = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    while let Some(info) = build.next().await {
+        let info = info.expect("build");
+        if let Some(detail) = info.error_detail {
+            panic!("building {tag}: {detail:?}");
+        }
+    }
+    tag.to_string()
+}
+
+/// Ids of the running jail containers of `image`.
+pub async fn running_containers_of(image: &str) -> Vec<String> {
+    let filters = HashMap::from([
+        ("label".to_string(), vec![format!("hoosegow.image={image}")]),
+        ("status".to_string(), vec!["running".to_string()]),
+    ]);
+    let options = ListContainersOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    let listed = docker()
+        .await
+        .list_containers(Some(options))
+        .await
+        .expect("list containers");
+    listed.into_iter().filter_map(|c| c.id).collect()
+}

@@ -11,6 +11,7 @@ use bollard::query_parameters::WaitContainerOptions;
 use bollard::query_parameters::{AttachContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Label present on every jail container.
@@ -19,6 +20,8 @@ pub const LABEL_JAIL: &str = "hoosegow.jail";
 pub const LABEL_OWNER: &str = "hoosegow.owner";
 /// Label naming the image.
 pub const LABEL_IMAGE: &str = "hoosegow.image";
+/// Label naming the mode (`ephemeral` or `pooled`).
+pub const LABEL_MODE: &str = "hoosegow.mode";
 
 /// The container-level limits of a jail (the third wall's settings).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,10 +95,228 @@ pub fn config(image: &ImageInfo, limits: &ContainerLimits) -> ContainerCreateBod
     }
 }
 
-/// `<hostname>:<pid>` of this process.
+/// `<hostname>:<pid>:<start time>` of this process: the start time tells a live owner
+/// from a later process that reuses its pid.
 pub fn owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), std::process::id())
+    let pid = std::process::id();
+    format!(
+        "{}:{pid}:{}",
+        hostname(),
+        start_time(pid).unwrap_or_default()
+    )
+}
+
+/// This machine's hostname.
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// When process `pid` started (clock ticks since boot), if it exists.
+pub(crate) fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: count fields after the last `)`.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// How a jail runs its calls' containers; recorded in the `hoosegow.mode` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// One container per call (the gem's semantics).
+    Ephemeral,
+    /// Long-lived containers, each serving many calls in fresh wasm instances.
+    Pooled,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Ephemeral => "ephemeral",
+            Mode::Pooled => "pooled",
+        }
+    }
+}
+
+/// What a hook is told about a container.
+#[derive(Clone, Debug)]
+pub struct ContainerInfo {
+    /// The container id.
+    pub id: String,
+    /// The image it runs.
+    pub image: String,
+    /// The jail's mode.
+    pub mode: Mode,
+}
+
+/// A function the application runs at a point of a container's life.
+pub type Hook = Arc<dyn Fn(&ContainerInfo) + Send + Sync>;
+
+/// The gem's `after_create`, `after_start` and `after_stop` hooks.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub(crate) after_create: Option<Hook>,
+    pub(crate) after_start: Option<Hook>,
+    pub(crate) after_stop: Option<Hook>,
+}
+
+impl Hooks {
+    pub(crate) fn after_create(&self, info: &ContainerInfo) {
+        if let Some(hook) = &self.after_create {
+            hook(info);
+        }
+    }
+
+    pub(crate) fn after_start(&self, info: &ContainerInfo) {
+        if let Some(hook) = &self.after_start {
+            hook(info);
+        }
+    }
+
+    pub(crate) fn after_stop(&self, info: &ContainerInfo) {
+        if let Some(hook) = &self.after_stop {
+            hook(info);
+        }
+    }
+}
+
+/// Everything about a jail's containers the application can choose: limits, volumes,
+/// hooks, a runtime, and a pass-through of other container-create fields.
+#[derive(Clone, Default)]
+pub struct ContainerSpec {
+    /// Memory, CPU, process and file limits.
+    pub limits: ContainerLimits,
+    /// Host paths mapped in, read-only unless marked `rw`.
+    pub volumes: Vec<Volume>,
+    /// Hooks.
+    pub hooks: Hooks,
+    /// A container runtime other than Docker's default, e.g. gVisor's `runsc`.
+    pub runtime: Option<String>,
+    /// Other container-create fields (Docker API names, e.g. `{"HostConfig": {"Dns": [..]}}`),
+    /// merged over the jail's own like the gem merged `HostConfig`.
+    pub passthrough: Option<serde_json::Value>,
+}
+
+/// A host path mapped into the container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    /// Path on the host.
+    pub host: String,
+    /// Path inside the container.
+    pub container: String,
+    /// Whether the container may write to it.
+    pub writable: bool,
+}
+
+impl std::str::FromStr for Volume {
+    type Err = Error;
+
+    /// `HOST:CONTAINER` (read-only) or `HOST:CONTAINER:rw`, as the gem's `volumes:`.
+    fn from_str(spec: &str) -> Result<Volume, Error> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (host, container, writable) = match parts.as_slice() {
+            [host, container] => (host, container, false),
+            [host, container, "ro"] => (host, container, false),
+            [host, container, "rw"] => (host, container, true),
+            _ => {
+                return Err(Error::Config(format!(
+                    "volume `{spec}`: expected HOST:CONTAINER or HOST:CONTAINER:rw"
+                )));
+            }
+        };
+        if !host.starts_with('/') || !container.starts_with('/') {
+            return Err(Error::Config(format!(
+                "volume `{spec}`: both paths must be absolute"
+            )));
+        }
+        Ok(Volume {
+            host: host.to_string(),
+            container: container.to_string(),
+            writable,
+        })
+    }
+}
+
+impl ContainerSpec {
+    /// The creation request for a container of `image` in `mode`: the hardened [`config`],
+    /// then volumes, runtime and the pass-through. A pass-through that would make the
+    /// container privileged or drop its seccomp or AppArmor profile is refused.
+    pub fn body(&self, image: &ImageInfo, mode: Mode) -> Result<ContainerCreateBody, Error> {
+        let mut body = config(image, &self.limits);
+        if let Some(labels) = body.labels.as_mut() {
+            labels.insert(LABEL_MODE.to_string(), mode.label().to_string());
+        }
+        let host = body.host_config.get_or_insert_with(Default::default);
+        if !self.volumes.is_empty() {
+            let binds = self.volumes.iter().map(|v| {
+                let access = if v.writable { "rw" } else { "ro" };
+                format!("{}:{}:{access}", v.host, v.container)
+            });
+            host.binds = Some(binds.collect());
+        }
+        if let Some(runtime) = &self.runtime {
+            host.runtime = Some(runtime.clone());
+        }
+        if let Some(extra) = &self.passthrough {
+            let mut merged = serde_json::to_value(&body).expect("a create body serializes");
+            merge(&mut merged, extra);
+            body = serde_json::from_value(merged).map_err(|e| {
+                Error::Config(format!(
+                    "the container pass-through does not fit Docker's API: {e}"
+                ))
+            })?;
+            refuse_weakening(&body)?;
+        }
+        Ok(body)
+    }
+}
+
+/// Merges `extra` into `base`: objects key by key, everything else replaced.
+fn merge(base: &mut serde_json::Value, extra: &serde_json::Value) {
+    match (base, extra) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(extra)) => {
+            for (key, value) in extra {
+                merge(
+                    base.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    value,
+                );
+            }
+        }
+        (base, extra) => *base = extra.clone(),
+    }
+}
+
+/// The walls a pass-through may not take down (DESIGN.md: never privileged, never
+/// unconfined).
+fn refuse_weakening(body: &ContainerCreateBody) -> Result<(), Error> {
+    let host = body.host_config.as_ref();
+    if host.and_then(|h| h.privileged) == Some(true) {
+        return Err(Error::Config(
+            "the container pass-through asks for a privileged container; a jail never is".into(),
+        ));
+    }
+    let options = host
+        .and_then(|h| h.security_opt.as_ref())
+        .into_iter()
+        .flatten();
+    for option in options {
+        if option.contains("unconfined") {
+            return Err(Error::Config(format!(
+                "the container pass-through asks for `{option}`; a jail keeps Docker's seccomp and AppArmor profiles"
+            )));
+        }
+    }
+    if !host
+        .and_then(|h| h.security_opt.as_ref())
+        .is_some_and(|o| o.iter().any(|o| o == "no-new-privileges"))
+    {
+        return Err(Error::Config(
+            "the container pass-through removes no-new-privileges; a jail keeps it".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A created jail container. Dropping it without [`Container::remove`] removes it in the
@@ -109,19 +330,19 @@ impl Container {
     /// Creates a container for `image`.
     pub async fn create(
         docker: &Docker,
-        image: &ImageInfo,
-        limits: &ContainerLimits,
+        body: &ContainerCreateBody,
+        image: &str,
     ) -> Result<Container, Error> {
         let created = docker
-            .create_container(None, config(image, limits))
+            .create_container(None, body.clone())
             .await
             .map_err(|e| match e {
                 bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
                 } => Error::ImageMissing {
-                    image: image.name.clone(),
+                    image: image.to_string(),
                 },
-                e => Error::docker(format!("create a container of {}", image.name), e),
+                e => Error::docker(format!("create a container of {image}"), e),
             })?;
         Ok(Container {
             docker: docker.clone(),

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 /// Seconds a single Docker request may take before bollard gives up on it.
 const REQUEST_TIMEOUT_S: u64 = 120;
+/// How long the daemon has to answer the first request.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The Docker daemon a jail talks to.
 ///
@@ -100,9 +102,13 @@ impl Endpoint {
             ),
         }
         .map_err(|e| unreachable(docker_reason(&e)))?;
-        docker
-            .negotiate_version()
-            .await
-            .map_err(|e| unreachable(docker_reason(&e)))
+        // A daemon that accepts and then says nothing must not hang the application.
+        match tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version()).await {
+            Ok(negotiated) => negotiated.map_err(|e| unreachable(docker_reason(&e))),
+            Err(_) => Err(unreachable(format!(
+                "no answer within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ))),
+        }
     }
 }

@@ -4,52 +4,34 @@
 //! One module per Docker resource, as in bollard: [`endpoint`] (the daemon), [`image`],
 //! [`container`]; and [`session`], the protocol spoken over a container's attach stream.
 
+pub mod cell;
 pub mod container;
 pub mod endpoint;
 pub mod image;
 pub mod session;
 
 use crate::call::CallOptions;
-use crate::error::{Error, JailEnd};
+use crate::error::Error;
 use bollard::Docker;
-use container::{Container, ContainerLimits};
+use cell::Cell;
+use container::{ContainerSpec, Mode};
 use hoosegow_wire::types::Func;
 use image::ImageInfo;
 use serde_json::Value;
-use session::Session;
 
 /// Runs one call in a fresh container of `image`, and removes the container.
 pub async fn call_ephemeral(
     docker: &Docker,
     image: &ImageInfo,
-    limits: &ContainerLimits,
+    spec: &ContainerSpec,
     func: &Func,
     args: Vec<Value>,
     options: &CallOptions,
 ) -> Result<Value, Error> {
-    let container = Container::create(docker, image, limits).await?;
-    let outcome = async {
-        let attach = container.attach().await?;
-        container.start().await?;
-        let mut session = Session::open(attach, image).await?;
-        let result = session.call(1, func, args, options).await;
-        session.close().await;
-        result
-    }
-    .await;
-    // A jail that went away: ask Docker how, before the container is gone.
-    let outcome = match outcome {
-        Err(Error::JailEnded {
-            cause: JailEnd::Unknown,
-            detail,
-        }) => Err(Error::JailEnded {
-            cause: container.end().await,
-            detail,
-        }),
-        other => other,
-    };
-    let removed = container.remove().await;
-    let value = outcome?;
-    removed?;
+    let mut cell = Cell::open(docker, image, spec, Mode::Ephemeral).await?;
+    let result = cell.call(func, args, options).await;
+    let closed = cell.close().await;
+    let value = result?;
+    closed?;
     Ok(value)
 }

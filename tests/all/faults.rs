@@ -1,0 +1,260 @@
+//! Faults: a Docker endpoint that talks garbage or hangs up, a runner that lies, a
+//! container killed mid-call, an artifact changed after the image was labelled. Each is a
+//! typed error, with no panic, no hang and no container left behind.
+
+use crate::support;
+use hoosegow::{Endpoint, Error, Hoosegow, JailEnd};
+use serde_json::json;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A fake daemon on loopback: accepts, then does `behaviour` with each connection.
+async fn fake_daemon(behaviour: &'static str) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                match behaviour {
+                    "close" => drop(socket),
+                    "garbage" => {
+                        let _ = socket.read(&mut request).await;
+                        let _ = socket
+                            .write_all(b"\x00\xffNOT HTTP AT ALL\r\n\r\n\x13\x37")
+                            .await;
+                    }
+                    "bad-json" => {
+                        let _ = socket.read(&mut request).await;
+                        let body = "{\"ApiVersion\": [1, 2";
+                        let head = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = socket.write_all(head.as_bytes()).await;
+                        let _ = socket.write_all(body.as_bytes()).await;
+                    }
+                    _ => {
+                        // Silent: read and hold the connection open.
+                        let _ = socket.read(&mut request).await;
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_daemon_that_talks_garbage_or_hangs_up_is_a_typed_error() {
+    for behaviour in ["close", "garbage", "bad-json", "silent"] {
+        let port = fake_daemon(behaviour).await;
+        let endpoint = Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let built = tokio::time::timeout(
+            Duration::from_secs(30),
+            Hoosegow::builder()
+                .image_name("x".to_string())
+                .endpoint(endpoint)
+                .build(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{behaviour}: building the jail hung"));
+        let err = built
+            .err()
+            .unwrap_or_else(|| panic!("{behaviour}: a fake daemon was accepted"));
+        assert!(
+            matches!(err, Error::DockerUnreachable { .. }),
+            "{behaviour}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&format!("tcp://127.0.0.1:{port}")),
+            "{behaviour}: {err}"
+        );
+    }
+    support::record_attack(
+        "host",
+        "Docker endpoint that hangs up, talks garbage, sends bad JSON, or stays silent",
+        "DockerUnreachable naming the endpoint; no hang (10 s connect deadline)",
+    );
+}
+
+/// An image that is the real `reverse` jail except that an impostor speaks for the runner.
+async fn impostor_image(mode: &str) -> String {
+    let base = support::alias("reverse", &format!("impostor-base-{mode}")).await;
+    let info = hoosegow::docker::image::inspect(&support::docker().await, &base)
+        .await
+        .unwrap()
+        .unwrap();
+    let world = serde_json::to_vec(&info.world).unwrap();
+    let impostor = std::fs::read(support::test_binary("hoosegow-impostor", "impostor")).unwrap();
+    let dockerfile = format!(
+        "FROM {base}\nCOPY impostor /impostor\nCOPY world.json /world.json\nENTRYPOINT [\"/impostor\", \"{mode}\"]\n"
+    );
+    support::derived_image(
+        &format!("hoosegow-test/impostor:{mode}"),
+        &dockerfile,
+        &[
+            ("impostor", &impostor, 0o755),
+            ("world.json", &world, 0o444),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_lying_runner_is_caught_and_its_container_removed() {
+    let cases: [(&str, fn(&Error) -> bool); 7] = [
+        ("garbage", |e| matches!(e, Error::Protocol { .. })),
+        (
+            "huge-frame",
+            |e| matches!(e, Error::Protocol { detail } if detail.contains("exceeds the limit")),
+        ),
+        (
+            "bad-hello",
+            |e| matches!(e, Error::Protocol { detail } if detail.contains("bad hello")),
+        ),
+        (
+            "wrong-result",
+            |e| matches!(e, Error::Protocol { detail } if detail.contains("expected string, got 12345")),
+        ),
+        (
+            "wrong-call",
+            |e| matches!(e, Error::Protocol { detail } if detail.contains("during call")),
+        ),
+        (
+            "flood",
+            |e| matches!(e, Error::Protocol { detail } if detail.contains("more output than its limit")),
+        ),
+        ("exit", |e| {
+            matches!(
+                e,
+                Error::JailEnded {
+                    cause: JailEnd::Exited(3),
+                    ..
+                }
+            )
+        }),
+    ];
+    for (mode, expected) in cases {
+        let image = impostor_image(mode).await;
+        let jail = Hoosegow::builder()
+            .image_name(image.clone())
+            .build()
+            .await
+            .unwrap();
+        let options = jail.options().clone().stdout(support::captured());
+        let call = jail.call_with("reverse", vec![json!("foobar")], &options);
+        let err = tokio::time::timeout(Duration::from_secs(60), call)
+            .await
+            .unwrap_or_else(|_| panic!("{mode}: the call hung"))
+            .expect_err(mode);
+        assert!(expected(&err), "{mode}: {err:?}");
+        assert_eq!(
+            support::containers_of(&image).await,
+            0,
+            "{mode}: container removed"
+        );
+    }
+    support::record_attack(
+        "host",
+        "runner that sends garbage, a 4 GiB frame header, a malformed hello, a result of the wrong type, a frame for another call, 2 MiB of stdout against a 1 MiB limit, or exits",
+        "Protocol / JailEnded errors; frames bounded before allocation; values type-checked; container removed",
+    );
+}
+
+#[tokio::test]
+async fn a_container_killed_mid_call_is_a_typed_error() {
+    let (jail, image) = support::docker_jail("hostile", "killed_mid_call").await;
+    let limits = hoosegow::Limits {
+        timeout_ms: 60_000,
+        ..Default::default()
+    };
+    let options = jail.options().clone().limits(limits);
+    let call = tokio::spawn({
+        let jail = jail.clone();
+        async move { jail.call_with("spin", vec![], &options).await }
+    });
+    let docker = support::docker().await;
+    let id = loop {
+        if let Some(id) = support::running_containers_of(&image).await.pop() {
+            break id;
+        }
+        assert!(
+            !call.is_finished(),
+            "the call ended before its container could be killed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    docker
+        .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("no hang")
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::JailEnded {
+                cause: JailEnd::Killed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        support::containers_of(&image).await,
+        0,
+        "the killed container is removed"
+    );
+    assert_eq!(
+        jail.call("burn", vec![json!(10)]).await.unwrap(),
+        json!(45),
+        "the next call works"
+    );
+    support::record_attack(
+        "container",
+        "container killed (docker kill) mid-call",
+        "JailEnded(killed); container removed; next call in a fresh one",
+    );
+}
+
+#[tokio::test]
+async fn an_artifact_changed_after_labelling_is_refused_before_it_runs() {
+    let base = support::alias("reverse", "tamper-base").await;
+    let tampered = b"not the artifact the label promised".to_vec();
+    let image = support::derived_image(
+        "hoosegow-test/reverse:tampered",
+        &format!("FROM {base}\nCOPY inmate.cwasm /inmate.cwasm\n"),
+        &[("inmate.cwasm", &tampered, 0o444)],
+    )
+    .await;
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .build()
+        .await
+        .unwrap();
+    let err = jail.call("reverse", vec![json!("x")]).await.unwrap_err();
+    match &err {
+        Error::RunnerRefused { message, .. } => {
+            assert!(
+                message.contains("sha256") && message.contains("rebuild"),
+                "{message}"
+            )
+        }
+        other => panic!("expected RunnerRefused, got {other:?}"),
+    }
+    assert_eq!(support::containers_of(&image).await, 0);
+    support::record_attack(
+        "runner",
+        "inmate artifact replaced after the image was labelled",
+        "RunnerRefused before anything is deserialized or run",
+    );
+}
