@@ -11,6 +11,7 @@ mod callbacks;
 mod faults;
 mod hardening;
 mod kitchen_sink;
+mod languages;
 mod probe;
 mod reverse;
 mod walls;

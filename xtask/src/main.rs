@@ -3,6 +3,8 @@
 //! - `demo`: build `inmates/reverse` and call `reverse("foobar")`: through Docker when a
 //!   daemon answers, otherwise in-process with a loud notice;
 //! - `build-inmate <dir>`: compile, precompile, build the image; prints its name last;
+//! - `languages`: measure the same inmate in every language (README's table);
+//! - `toolchains`: install the toolchains of inmates in other languages than Rust;
 //! - `test`: set up what the tests need, then fmt, clippy and the whole test suite;
 //!   prints SECURITY.md's table of the attacks the suite tried;
 //! - `security-table`: write that table into SECURITY.md;
@@ -10,6 +12,7 @@
 
 mod build;
 mod fuzz;
+mod languages;
 mod progress;
 mod security;
 mod setup;
@@ -38,6 +41,10 @@ enum Task {
     },
     /// Install what the tests need, then run fmt, clippy and the test suite.
     Test,
+    /// Install the Python, JavaScript, C and Ruby inmate toolchains (into target/toolchains).
+    Toolchains,
+    /// Measure the same inmate in every language: image size, latency, runner memory.
+    Languages,
     /// Write the attacks the last test run tried into SECURITY.md's table.
     SecurityTable,
     /// Fuzz the host's frame and value decoders (fuzz/) for a fixed time per target.
@@ -50,13 +57,33 @@ enum Task {
     },
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() -> Result<()> {
+    // The library finds inmate toolchains through HOOSEGOW_TOOLCHAINS; set it before any
+    // thread starts, for this process and the tests it runs.
+    if std::env::var_os(hoosegow::inmate::toolchain::ENV).is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var(hoosegow::inmate::toolchain::ENV, setup::toolchains_dir()) };
+    }
+    tokio::runtime::Runtime::new()?.block_on(run(Cli::parse().command))
+}
+
+async fn run(task: Task) -> Result<()> {
+    match task {
         Task::Demo => demo().await,
+        Task::Toolchains => setup::toolchains(),
+        Task::Languages => {
+            setup::rust_targets()?;
+            setup::musl_tools()?;
+            setup::docker_engine()?;
+            setup::toolchains()?;
+            languages::run().await
+        }
         Task::BuildInmate { dir } => {
             setup::rust_targets()?;
             setup::musl_tools()?;
+            if hoosegow::inmate::Language::of(&dir)? != hoosegow::inmate::Language::Rust {
+                setup::toolchains()?;
+            }
             let image = build::inmate(&dir).await?;
             println!("{image}");
             Ok(())
@@ -103,6 +130,7 @@ fn test() -> Result<()> {
     setup::rust_targets()?;
     setup::musl_tools()?;
     setup::docker_engine()?;
+    setup::toolchains()?;
     cargo(&["fmt", "--all", "--check"]).context("formatting differs: run `cargo fmt --all`")?;
     let deny_warnings = ["--", "-D", "warnings"];
     cargo(

@@ -140,3 +140,100 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The folder inmate toolchains are installed into (and that `HOOSEGOW_TOOLCHAINS` names).
+pub fn toolchains_dir() -> std::path::PathBuf {
+    crate::build::target_dir().join("toolchains")
+}
+
+/// Installs every inmate toolchain, at the versions the library pins: the C packages with
+/// apt (as root), componentize-py in a virtualenv and the npm packages (componentize-js,
+/// wizer, ruby.wasm) under `target/toolchains/`, so nothing else is installed globally.
+/// A stamp file with the pins makes a second run a no-op.
+pub fn toolchains() -> Result<()> {
+    use hoosegow::inmate::toolchain;
+    let root = toolchains_dir();
+    let stamp = root.join("installed");
+    let pins = format!(
+        "{}\n{}\n{}\n",
+        toolchain::COMPONENTIZE_PY,
+        toolchain::NPM.join("\n"),
+        toolchain::C_APT.join("\n")
+    );
+    let c_ready = on_path("clang-14")
+        && on_path("wasm-ld-14")
+        && Path::new("/usr/lib/wasm32-wasi/libc.a").is_file()
+        && Path::new("/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a")
+            .is_file();
+    if !c_ready {
+        apt_install(
+            toolchain::C_APT,
+            "C inmates are built with clang and wasi-libc",
+        )?;
+    }
+    if std::fs::read_to_string(&stamp).is_ok_and(|s| s == pins) {
+        return Ok(());
+    }
+    eprintln!(
+        "NOTICE: installing the inmate toolchains into {} ({}, {})",
+        root.display(),
+        toolchain::COMPONENTIZE_PY,
+        toolchain::NPM.join(", ")
+    );
+    std::fs::create_dir_all(&root)?;
+
+    let python = root.join("python");
+    if !python.join("bin/python").is_file() {
+        let venv = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&python)
+            .status();
+        if !venv.is_ok_and(|s| s.success()) {
+            apt_install(
+                &["python3", "python3-venv", "python3-pip"],
+                "Python inmates are built with componentize-py, installed in a virtualenv",
+            )?;
+            run(Command::new("python3").args(["-m", "venv"]).arg(&python))?;
+        }
+    }
+    run(Command::new(python.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(toolchain::COMPONENTIZE_PY))?;
+
+    if !on_path("npm") || !on_path("node") {
+        apt_install(
+            &["nodejs", "npm"],
+            "JavaScript and Ruby inmates are built with npm packages",
+        )?;
+    }
+    let node = root.join("node");
+    std::fs::create_dir_all(&node)?;
+    let manifest = node.join("package.json");
+    if !manifest.is_file() {
+        std::fs::write(&manifest, "{\"private\": true}\n")?;
+    }
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--save-exact",
+            "--loglevel=error",
+        ])
+        .args(toolchain::NPM)
+        .current_dir(&node))?;
+    std::fs::write(&stamp, pins)?;
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    eprintln!("==> {shown}");
+    let status = command
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}

@@ -51,6 +51,7 @@ const RUBY_ARGS: &[&str] = &["ruby.wasm", "-EUTF-8", "-e_=0"];
 const PRELUDE: &str = r##"
 module Hoosegow
   def self.__load(hex, file)
+    @file = file
     TOPLEVEL_BINDING.eval([hex].pack("H*").force_encoding(Encoding::UTF_8), file, 1)
     raise "the program does not define Hoosegow.eval(script, input)" unless respond_to?(:eval)
     GC.start
@@ -68,7 +69,9 @@ module Hoosegow
     srand
     "o" + eval(script, input).to_s
   rescue Exception => e
-    "e" + ["#{e.class}: #{e.message}", *e.backtrace].join("\n")
+    # The script's frames, not those of this prelude or of the inmate's program.
+    frames = (e.backtrace || []).reject { |l| l.start_with?("eval:", "-e:", "#{@file}:") }
+    "e" + ["#{e.class}: #{e.message}", *frames].join("\n")
   end
 end
 "##;
@@ -369,7 +372,7 @@ fn glue(core: &[u8], program: &[u8], file: &str) -> Result<Vec<u8>, String> {
             payload,
             Payload::CodeSectionStart { .. } | Payload::CodeSectionEntry(_)
         );
-        if !is_code && code.len() > 0 && !code_done {
+        if !is_code && !code.is_empty() && !code_done {
             finish_code(&mut code, &mut module);
             code_done = true;
         }

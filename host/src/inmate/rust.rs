@@ -1,9 +1,7 @@
-//! Inmate folders: recognising the language and compiling the source to a component.
-//!
-//! An inmate folder is self-describing: its WIT world in `<dir>/wit/` and the language's
-//! own project files. A Rust inmate is a plain `cdylib` crate using wit-bindgen, built for
-//! `wasm32-wasip2`, whose output is already a component.
+//! Rust inmates: a plain `cdylib` crate using wit-bindgen, built for `wasm32-wasip2`,
+//! whose output is already a component.
 
+use super::failed;
 use crate::error::Error;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -11,53 +9,12 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-/// The language an inmate is written in, recognised from its folder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Language {
-    /// A `Cargo.toml`: a Rust `cdylib` using wit-bindgen.
-    Rust,
-}
-
-impl Language {
-    /// Recognises the language of the inmate in `dir`.
-    pub fn of(dir: &Path) -> Result<Language, Error> {
-        if !dir.is_dir() {
-            return Err(Error::InmateBuild {
-                dir: dir.to_path_buf(),
-                detail: "no such folder".into(),
-            });
-        }
-        if dir.join("Cargo.toml").is_file() {
-            return Ok(Language::Rust);
-        }
-        Err(Error::InmateBuild {
-            dir: dir.to_path_buf(),
-            detail: "cannot tell the inmate's language: expected a Cargo.toml (a Rust cdylib using wit-bindgen) \
-                     next to its wit/ folder"
-                .into(),
-        })
-    }
-}
-
-/// Compiles the inmate in `dir` to a WebAssembly component, passing the toolchain's
-/// output to `progress` line by line; returns the component's bytes.
-pub async fn compile(
+/// Builds the crate in `dir` with cargo and returns its cdylib.
+pub(super) async fn compile(
     dir: &Path,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Vec<u8>, Error> {
-    match Language::of(dir)? {
-        Language::Rust => compile_rust(dir, progress).await,
-    }
-}
-
-async fn compile_rust(
-    dir: &Path,
-    progress: &mut (dyn FnMut(&str) + Send),
-) -> Result<Vec<u8>, Error> {
-    let failed = |detail: String| Error::InmateBuild {
-        dir: dir.to_path_buf(),
-        detail,
-    };
+    let failed = |detail: String| failed(dir, detail);
     let manifest = dir.join("Cargo.toml");
     let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
@@ -157,15 +114,5 @@ mod tests {
         let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"]},"filenames":["/t/libx.rlib"]}"#;
         assert_eq!(cdylib_wasm(lib), None);
         assert_eq!(cdylib_wasm("not json"), None);
-    }
-
-    #[test]
-    fn a_folder_without_project_files_is_refused_with_what_to_add() {
-        let err = Language::of(Path::new("/")).unwrap_err().to_string();
-        assert!(err.contains("expected a Cargo.toml"), "{err}");
-        let err = Language::of(Path::new("/no/such/inmate"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no such folder"), "{err}");
     }
 }
