@@ -141,9 +141,15 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The folder inmate toolchains are installed into (and that `HOOSEGOW_TOOLCHAINS` names).
+/// The folder inmate toolchains are installed into: the one `HOOSEGOW_TOOLCHAINS` names,
+/// else `target/toolchains` (and `main` then points `HOOSEGOW_TOOLCHAINS` there).
 pub fn toolchains_dir() -> std::path::PathBuf {
-    crate::build::target_dir().join("toolchains")
+    std::env::var_os(hoosegow::inmate::toolchain::ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || crate::build::target_dir().join("toolchains"),
+            std::path::PathBuf::from,
+        )
 }
 
 /// Installs every inmate toolchain, at the versions the library pins: the C packages with
