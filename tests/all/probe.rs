@@ -207,6 +207,7 @@ impl Attempts {
             "{what}: refused with {errno}, expected one of {errnos:?}: {attempt}"
         );
         record(
+            area(id),
             what,
             &format!("refused: {errno} ({})", short_error(&attempt)),
         );
@@ -246,12 +247,22 @@ fn short_error(attempt: &Value) -> String {
         .to_string()
 }
 
-fn record(attack: &str, outcome: &str) {
-    support::record_attack(
-        "container",
-        &format!("probe as the runner: {attack}"),
-        outcome,
-    );
+/// Records an attempt for SECURITY.md's table, under the probe's `area` so that the
+/// table (sorted by attack) keeps each area's attempts together.
+fn record(area: &str, attack: &str, outcome: &str) {
+    support::record_attack("container", &format!("probe ({area}): {attack}"), outcome);
+}
+
+/// The area of an attempt, from its id.
+fn area(id: &str) -> &'static str {
+    match id.split(['.', ':']).next() {
+        Some("fs" | "proc") => "filesystem",
+        Some("net") => "network",
+        Some("priv") => "privileges",
+        Some("bin") => "programs",
+        Some("identity") => "identity",
+        _ => "limits",
+    }
 }
 
 /// Character devices that may be opened for writing: they discard what they get or feed
@@ -307,6 +318,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
         "it runs where the runner runs: {me}"
     );
     record(
+        "identity",
         "run as the jail's user",
         "uid/gid 65534, no capabilities in any set, no_new_privs, seccomp filter on",
     );
@@ -340,18 +352,19 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
     let what = first["what"].as_str().unwrap().to_string();
     if first["ok"] == Value::Bool(true) {
         record(
+            "filesystem",
             &what,
             "allowed once by the kernel (an unset audit login uid may be set); an audit \
              label only: every privileged call after it still fails",
         );
         attempts.refused("proc.loginuid-again", &["EPERM"]);
     } else {
-        record(&what, &format!("refused: {}", first["errno"]));
+        record("filesystem", &what, &format!("refused: {}", first["errno"]));
         attempts.refused("proc.loginuid-again", &["EPERM", "EACCES", "ENOENT"]);
     }
     let (what, sockets) = attempts.found("fs.docker-socket");
     assert_eq!(sockets, Vec::<String>::new(), "{what}");
-    record(&what, "none");
+    record("filesystem", &what, "none");
 
     let (what, walk) = attempts.observed("fs.walk");
     let (dirs, entries) = (
@@ -379,6 +392,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
         exceptions.insert(format!("{} ({})", why.0, why.1));
     }
     record(
+        "filesystem",
         &what,
         &format!(
             "refused in all {dirs} directories and for all {entries} other entries, except: {}",
@@ -390,14 +404,14 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
     for id in ["net.sysfs", "net.procfs", "net.netlink"] {
         let (what, found) = attempts.found(id);
         assert_eq!(found, ["lo"], "{what}");
-        record(&what, "only lo");
+        record("network", &what, "only lo");
     }
     let (what, found) = attempts.found("net.ioctl");
     assert_eq!(found, ["1:lo"], "{what}");
-    record(&what, "only lo (index 1)");
+    record("network", &what, "only lo (index 1)");
     let (what, routes) = attempts.found("net.routes");
     assert_eq!(routes, Vec::<String>::new(), "{what}");
-    record(&what, "none");
+    record("network", &what, "none");
     attempts.refused("net.route-out", &["ENETUNREACH"]);
     for id in ["net.packet-socket", "net.raw-socket", "net.raw-icmp-socket"] {
         attempts.refused(id, &["EPERM"]);
@@ -440,7 +454,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
     }
     let (what, processes) = attempts.found("priv.processes");
     assert_eq!(processes, [me["pid"].to_string()], "{what}");
-    record(&what, "only itself (its own pid namespace)");
+    record("privileges", &what, "only itself (its own pid namespace)");
     let (what, devices) = attempts.found("priv.devices");
     for device in &devices {
         let harmless = device.contains("(char ")
@@ -451,6 +465,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
         assert!(harmless, "{what}: {device}");
     }
     record(
+        "privileges",
         &what,
         &format!(
             "no block devices; only {}",
@@ -486,6 +501,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
         attempts.refused(&format!("bin.exec:{path}"), &["ENOEXEC", "EACCES"]);
     }
     record(
+        "programs",
         &what,
         &format!(
             "none: the probe in the runner's place is the only program; {} other file(s) \
@@ -502,7 +518,11 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
     let opened = nofile["opened"].as_i64().unwrap();
     assert_eq!(nofile["errno"], "EMFILE", "{nofile}");
     assert!(opened + 3 <= limits.nofile, "{nofile}");
-    record(&what, &format!("refused (EMFILE) after {opened} files"));
+    record(
+        "limits",
+        &what,
+        &format!("refused (EMFILE) after {opened} files"),
+    );
     for (id, count) in [("pids.fork", "forked"), ("pids.threads", "spawned")] {
         let (what, seen) = attempts.observed(id);
         let n = seen[count].as_i64().unwrap();
@@ -513,6 +533,7 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
             limits.pids
         );
         record(
+            "limits",
             &what,
             &format!(
                 "refused (EAGAIN) after {n}: the pids limit is {}",
@@ -554,6 +575,7 @@ async fn a_probe_allocating_past_the_memory_limit_is_killed_and_docker_says_so()
     assert_eq!(run.oom_killed, Some(true), "Docker reports the OOM kill");
     assert_eq!(run.exit_code, Some(137), "killed by SIGKILL");
     record(
+        "limits",
         &format!("allocate and touch memory past the {limit_mib} MiB limit"),
         &format!(
             "killed by the kernel's OOM killer at {last} MiB touched; Docker reports OOMKilled"
