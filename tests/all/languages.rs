@@ -152,6 +152,10 @@ mod ruby {
     use hoosegow_wire::message::Limit;
     use serde_json::Value;
 
+    mod typed {
+        hoosegow::bindgen!({ world: "ruby", path: "../inmates/ruby/wit" });
+    }
+
     async fn eval(jail: &Hoosegow, script: &str, input: &str) -> Result<Value, Error> {
         jail.call("eval", vec![json!(script), json!(input)]).await
     }
@@ -199,6 +203,22 @@ mod ruby {
             assert_eq!(ok(at, script, eval(&jail, script, "").await), "nil");
             let script = "print RUBY_VERSION";
             assert!(ok(at, script, eval(&jail, script, "").await).starts_with("3.4."));
+
+            // Typed, as README shows it.
+            let ruby = typed::Ruby::new(jail.clone());
+            assert_eq!(
+                ruby.eval("puts $stdin.read.reverse", "foobar")
+                    .await
+                    .unwrap(),
+                Ok("raboof\n".to_string()),
+                "{at}"
+            );
+            let err = ruby
+                .eval(r#"File.read("/etc/passwd")"#, "")
+                .await
+                .unwrap()
+                .unwrap_err();
+            assert!(err.starts_with("Errno::ENOENT: "), "{at}: {err}");
         }
     }
 

@@ -141,6 +141,10 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The npm packages of the toolchains, and their locked tree.
+const NPM_MANIFEST: &str = include_str!("../toolchains/package.json");
+const NPM_LOCK: &str = include_str!("../toolchains/package-lock.json");
+
 /// The folder inmate toolchains are installed into: the one `HOOSEGOW_TOOLCHAINS` names,
 /// else `target/toolchains` (and `main` then points `HOOSEGOW_TOOLCHAINS` there).
 pub fn toolchains_dir() -> std::path::PathBuf {
@@ -161,9 +165,8 @@ pub fn toolchains() -> Result<()> {
     let root = toolchains_dir();
     let stamp = root.join("installed");
     let pins = format!(
-        "{}\n{}\n{}\n",
+        "{}\n{}\n{NPM_LOCK}",
         toolchain::COMPONENTIZE_PY,
-        toolchain::NPM.join("\n"),
         toolchain::C_APT.join("\n")
     );
     let c_ready = on_path("clang-14")
@@ -212,21 +215,20 @@ pub fn toolchains() -> Result<()> {
             "JavaScript and Ruby inmates are built with npm packages",
         )?;
     }
+    for pin in toolchain::NPM {
+        let (name, version) = pin.rsplit_once('@').context("a pin is name@version")?;
+        if !NPM_MANIFEST.contains(&format!("\"{name}\": \"{version}\"")) {
+            bail!("xtask/toolchains/package.json does not pin {pin} as the library does");
+        }
+    }
+    // The whole npm tree is locked (xtask/toolchains/package-lock.json): componentize-js
+    // needs packages it does not declare, and a fresh resolution can drop them.
     let node = root.join("node");
     std::fs::create_dir_all(&node)?;
-    let manifest = node.join("package.json");
-    if !manifest.is_file() {
-        std::fs::write(&manifest, "{\"private\": true}\n")?;
-    }
+    std::fs::write(node.join("package.json"), NPM_MANIFEST)?;
+    std::fs::write(node.join("package-lock.json"), NPM_LOCK)?;
     run(Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--save-exact",
-            "--loglevel=error",
-        ])
-        .args(toolchain::NPM)
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(&node))?;
     std::fs::write(&stamp, pins)?;
     Ok(())

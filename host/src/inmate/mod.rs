@@ -53,8 +53,10 @@ pub mod toolchain {
         "wasi-libc",
         "libclang-rt-14-dev-wasm32",
     ];
+    /// WASI shims componentize-js loads at build time without declaring them.
+    pub const PREVIEW2_SHIM: &str = "@bytecodealliance/preview2-shim@0.17.9";
     /// The npm packages, in one list for one `npm install`.
-    pub const NPM: &[&str] = &[COMPONENTIZE_JS, WIZER, RUBY_WASM];
+    pub const NPM: &[&str] = &[COMPONENTIZE_JS, PREVIEW2_SHIM, WIZER, RUBY_WASM];
 
     /// The toolchains folder, if `HOOSEGOW_TOOLCHAINS` names one.
     pub fn dir() -> Option<std::path::PathBuf> {
@@ -206,12 +208,7 @@ mod cache {
             hash.update(bytes);
         };
         part(language.name().as_bytes());
-        for pin in [
-            toolchain::COMPONENTIZE_PY,
-            toolchain::COMPONENTIZE_JS,
-            toolchain::WIZER,
-            toolchain::RUBY_WASM,
-        ] {
+        for pin in [toolchain::COMPONENTIZE_PY].iter().chain(toolchain::NPM) {
             part(pin.as_bytes());
         }
         // The builders themselves: a change to how a language is built (the Ruby glue,
