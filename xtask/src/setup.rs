@@ -237,7 +237,9 @@ pub fn toolchains() -> Result<()> {
 fn run(command: &mut Command) -> Result<()> {
     let shown = format!("{command:?}");
     eprintln!("==> {shown}");
+    // Its chatter goes to stderr: stdout is for what an xtask prints as its result.
     let status = command
+        .stdout(std::io::stderr())
         .status()
         .with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
