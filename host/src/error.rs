@@ -98,6 +98,18 @@ pub enum Error {
         detail: String,
     },
 
+    /// Every container of a pooled jail stayed busy for as long as a caller may wait.
+    #[error(
+        "all {size} containers of the pool stayed busy for {waited:?}; make the pool bigger, \
+         the queue timeout longer, or the calls shorter"
+    )]
+    PoolBusy {
+        /// The pool's size.
+        size: usize,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
+
     /// The jail was configured in a way that cannot work.
     #[error("{0}")]
     Config(String),

@@ -2,11 +2,14 @@
 
 use crate::bundle::Bundle;
 use crate::call::CallOptions;
-use crate::docker::container::{ContainerLimits, ContainerSpec};
+use crate::docker::container::{ContainerInfo, ContainerLimits, ContainerSpec, Volume};
 use crate::docker::endpoint::Endpoint;
 use crate::docker::image::{self, ImageInfo};
+use crate::docker::pool::PoolConfig;
+use crate::docker::prune;
+use crate::docker::{Containers, Lifecycle};
 use crate::error::Error;
-use crate::{docker, in_process, inmate};
+use crate::{in_process, inmate};
 use bollard::Docker;
 use hoosegow_wire::message::{Limit, Limits};
 use hoosegow_wire::types::{Func, World};
@@ -52,9 +55,8 @@ struct Inner {
 
 enum Backend {
     Docker {
-        docker: Box<Docker>,
+        containers: Arc<Containers>,
         image: OnceCell<ImageInfo>,
-        spec: ContainerSpec,
     },
     InProcess {
         jail: Arc<Jail>,
@@ -72,7 +74,9 @@ pub struct Builder {
     runner_binary: Option<PathBuf>,
     in_process: bool,
     options: CallOptions,
-    container_limits: ContainerLimits,
+    volumes: Vec<String>,
+    spec: ContainerSpec,
+    lifecycle: Lifecycle,
 }
 
 impl Builder {
@@ -122,7 +126,59 @@ impl Builder {
 
     /// Container limits (memory, CPU, processes, files).
     pub fn container_limits(mut self, limits: ContainerLimits) -> Self {
-        self.container_limits = limits;
+        self.spec.limits = limits;
+        self
+    }
+
+    /// One container per call (the default), with `prestart` containers started ahead of
+    /// calls, off the callers' path (the gem's `prestart`; default 1, 0 turns it off).
+    pub fn ephemeral(mut self, prestart: usize) -> Self {
+        self.lifecycle = Lifecycle::Ephemeral { prestart };
+        self
+    }
+
+    /// Warm containers serving many calls each, in fresh wasm instances.
+    pub fn pooled(mut self, config: PoolConfig) -> Self {
+        self.lifecycle = Lifecycle::Pooled(config);
+        self
+    }
+
+    /// Maps a host path into the containers: `HOST:CONTAINER` read-only, or
+    /// `HOST:CONTAINER:rw` (the gem's `volumes:`). Checked when the jail is built.
+    pub fn volume(mut self, spec: impl Into<String>) -> Self {
+        self.volumes.push(spec.into());
+        self
+    }
+
+    /// Runs `hook` after each container is created (the gem's `after_create`).
+    pub fn after_create(mut self, hook: impl Fn(&ContainerInfo) + Send + Sync + 'static) -> Self {
+        self.spec.hooks.after_create = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` after each container is started (the gem's `after_start`).
+    pub fn after_start(mut self, hook: impl Fn(&ContainerInfo) + Send + Sync + 'static) -> Self {
+        self.spec.hooks.after_start = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` after each container is stopped and removed (the gem's `after_stop`).
+    pub fn after_stop(mut self, hook: impl Fn(&ContainerInfo) + Send + Sync + 'static) -> Self {
+        self.spec.hooks.after_stop = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs the containers under another OCI runtime, e.g. gVisor's `runsc` (a third wall).
+    pub fn runtime(mut self, runtime: impl Into<String>) -> Self {
+        self.spec.runtime = Some(runtime.into());
+        self
+    }
+
+    /// Other container-create fields, with Docker API names (e.g.
+    /// `json!({"HostConfig": {"Dns": ["10.0.0.1"]}})`), merged over the jail's own as the gem
+    /// merged `HostConfig`. Refused if it would make a container privileged or unconfined.
+    pub fn container_config(mut self, fields: Value) -> Self {
+        self.spec.passthrough = Some(fields);
         self
     }
 
@@ -158,16 +214,25 @@ impl Builder {
                         .into(),
                 ));
             }
+            let mut spec = self.spec;
+            for volume in &self.volumes {
+                spec.volumes.push(volume.parse::<Volume>()?);
+            }
+            let docker = self.endpoint.connect().await?;
+            // The leftovers of crashed processes go before new containers come.
+            let pruned = prune::prune(&docker, false).await?;
+            if !pruned.is_empty() {
+                tracing::info!(
+                    "removed {} leftover jail container(s) of processes that are gone",
+                    pruned.len()
+                );
+            }
             Backend::Docker {
-                docker: Box::new(self.endpoint.connect().await?),
+                containers: Arc::new(Containers::new(docker, spec, &self.lifecycle)),
                 image: OnceCell::new(),
-                spec: ContainerSpec {
-                    limits: self.container_limits,
-                    ..ContainerSpec::default()
-                },
             }
         };
-        Ok(Hoosegow {
+        let jail = Hoosegow {
             inner: Arc::new(Inner {
                 backend,
                 inmate_dir: self.inmate_dir,
@@ -176,7 +241,14 @@ impl Builder {
                 bundle: OnceCell::new(),
                 options: self.options,
             }),
-        })
+        };
+        // Prestart or fill the pool now if the image is there (it may be built later).
+        if let Backend::Docker { containers, .. } = &jail.inner.backend
+            && let Ok(image) = jail.image_info().await
+        {
+            containers.warm(image);
+        }
+        Ok(jail)
     }
 }
 
@@ -257,25 +329,50 @@ impl Hoosegow {
         args: Vec<Value>,
         options: &CallOptions,
     ) -> Result<Value, Error> {
+        Ok(self.call_traced(name, args, options).await?.value)
+    }
+
+    /// [`Hoosegow::call_with`], also saying where the call ran: the hostname its runner
+    /// reported (a container's short id), or `in-process`.
+    pub async fn call_traced(
+        &self,
+        name: &str,
+        args: Vec<Value>,
+        options: &CallOptions,
+    ) -> Result<Traced, Error> {
         match &self.inner.backend {
             Backend::InProcess { jail, slots } => {
                 let func = resolve(jail.world(), name, &args, &options.limits)?;
                 let value =
                     in_process::call(jail.clone(), slots, func.name.clone(), args, options).await?;
                 check_result(func, &value)?;
-                Ok(value)
+                Ok(Traced {
+                    value,
+                    served_by: "in-process".into(),
+                })
             }
-            Backend::Docker { docker, spec, .. } => {
+            Backend::Docker { containers, .. } => {
                 let image = self.image_info().await?;
                 let func = resolve(&image.world, name, &args, &options.limits)?;
-                docker::call_ephemeral(docker, image, spec, func, args, options).await
+                let (value, served_by) = containers.call(image, func, args, options).await?;
+                Ok(Traced { value, served_by })
             }
+        }
+    }
+
+    /// Removes this jail's containers: prestarted, pooled, and those being removed after
+    /// their calls. The last handle's drop does the same in the background; call this to
+    /// know it is done.
+    pub async fn cleanup(&self) -> Result<(), Error> {
+        match &self.inner.backend {
+            Backend::Docker { containers, .. } => containers.cleanup().await,
+            Backend::InProcess { .. } => Ok(()),
         }
     }
 
     fn docker(&self) -> Result<&Docker, Error> {
         match &self.inner.backend {
-            Backend::Docker { docker, .. } => Ok(docker),
+            Backend::Docker { containers, .. } => Ok(containers.docker()),
             Backend::InProcess { .. } => Err(Error::Config(
                 "this jail runs in-process and has no Docker image; build it without `in_process`"
                     .into(),
@@ -284,13 +381,13 @@ impl Hoosegow {
     }
 
     async fn image_info(&self) -> Result<&ImageInfo, Error> {
-        let Backend::Docker { docker, image, .. } = &self.inner.backend else {
+        let Backend::Docker { containers, image } = &self.inner.backend else {
             return Err(Error::Config("an in-process jail has no image".into()));
         };
         image
             .get_or_try_init(|| async {
                 let name = self.image_name().await?;
-                image::inspect(docker, &name)
+                image::inspect(containers.docker(), &name)
                     .await?
                     .ok_or(Error::ImageMissing { image: name })
             })
@@ -314,6 +411,31 @@ impl Hoosegow {
                 Ok(Arc::new(bundle))
             })
             .await
+    }
+}
+
+/// A call's value and where it ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traced {
+    /// The result.
+    pub value: Value,
+    /// The hostname the runner reported (a container's short id), or `in-process`.
+    pub served_by: String,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: remove what was started ahead of calls.
+        if let Backend::Docker { containers, .. } = &self.backend
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let containers = containers.clone();
+            runtime.spawn(async move {
+                if let Err(e) = containers.cleanup().await {
+                    tracing::warn!("{e}");
+                }
+            });
+        }
     }
 }
 

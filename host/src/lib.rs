@@ -84,10 +84,11 @@ macro_rules! __proxy_common {
 }
 
 pub use call::CallOptions;
-pub use docker::container::ContainerLimits;
+pub use docker::container::{ContainerInfo, ContainerLimits};
 pub use docker::endpoint::Endpoint;
+pub use docker::pool::PoolConfig;
 pub use error::{Error, InmateError, JailEnd};
 pub use hoosegow_wire::message::{FailureKind, Limit, LimitHit, Limits};
 pub use hoosegow_wire::types;
-pub use jail::{Builder, Hoosegow};
+pub use jail::{Builder, Hoosegow, Traced};
 pub use serde_json::Value;

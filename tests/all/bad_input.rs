@@ -143,7 +143,7 @@ async fn a_folder_that_is_no_inmate_is_refused() {
 
 /// The CLI binary: `HOOSEGOW_CLI` (set by `cargo xtask test`), else built here the way
 /// `cargo build --release` builds it.
-fn cli() -> Command {
+pub fn cli() -> Command {
     if let Some(path) = std::env::var_os("HOOSEGOW_CLI") {
         return Command::new(path);
     }

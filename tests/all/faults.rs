@@ -83,32 +83,12 @@ async fn a_daemon_that_talks_garbage_or_hangs_up_is_a_typed_error() {
     );
 }
 
-/// An image that is the real `reverse` jail except that an impostor speaks for the runner.
-async fn impostor_image(mode: &str) -> String {
-    let base = support::alias("reverse", &format!("impostor-base-{mode}")).await;
-    let info = hoosegow::docker::image::inspect(&support::docker().await, &base)
-        .await
-        .unwrap()
-        .unwrap();
-    let world = serde_json::to_vec(&info.world).unwrap();
-    let impostor = std::fs::read(support::test_binary("hoosegow-impostor", "impostor")).unwrap();
-    let dockerfile = format!(
-        "FROM {base}\nCOPY impostor /impostor\nCOPY world.json /world.json\nENTRYPOINT [\"/impostor\", \"{mode}\"]\n"
-    );
-    support::derived_image(
-        &format!("hoosegow-test/impostor:{mode}"),
-        &dockerfile,
-        &[
-            ("impostor", &impostor, 0o755),
-            ("world.json", &world, 0o444),
-        ],
-    )
-    .await
-}
+/// What a test expects of an error.
+type Expect = fn(&Error) -> bool;
 
 #[tokio::test]
 async fn a_lying_runner_is_caught_and_its_container_removed() {
-    let cases: [(&str, fn(&Error) -> bool); 7] = [
+    let cases: [(&str, Expect); 7] = [
         ("garbage", |e| matches!(e, Error::Protocol { .. })),
         (
             "huge-frame",
@@ -141,7 +121,7 @@ async fn a_lying_runner_is_caught_and_its_container_removed() {
         }),
     ];
     for (mode, expected) in cases {
-        let image = impostor_image(mode).await;
+        let image = support::impostor_image(mode).await;
         let jail = Hoosegow::builder()
             .image_name(image.clone())
             .build()

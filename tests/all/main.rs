@@ -8,10 +8,12 @@ mod support;
 
 mod bad_input;
 mod callbacks;
+mod endpoints;
 mod faults;
 mod hardening;
 mod kitchen_sink;
 mod languages;
+mod lifecycle;
 mod probe;
 mod reverse;
 mod walls;

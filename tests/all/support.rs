@@ -282,3 +282,26 @@ pub async fn running_containers_of(image: &str) -> Vec<String> {
         .expect("list containers");
     listed.into_iter().filter_map(|c| c.id).collect()
 }
+
+/// An image that is the real `reverse` jail except that an impostor speaks for the runner.
+pub async fn impostor_image(mode: &str) -> String {
+    let base = alias("reverse", &format!("impostor-base-{mode}")).await;
+    let info = hoosegow::docker::image::inspect(&docker().await, &base)
+        .await
+        .unwrap()
+        .unwrap();
+    let world = serde_json::to_vec(&info.world).unwrap();
+    let impostor = std::fs::read(test_binary("hoosegow-impostor", "impostor")).unwrap();
+    let dockerfile = format!(
+        "FROM {base}\nCOPY impostor /impostor\nCOPY world.json /world.json\nENTRYPOINT [\"/impostor\", \"{mode}\"]\n"
+    );
+    derived_image(
+        &format!("hoosegow-test/impostor:{mode}"),
+        &dockerfile,
+        &[
+            ("impostor", &impostor, 0o755),
+            ("world.json", &world, 0o444),
+        ],
+    )
+    .await
+}

@@ -3,6 +3,7 @@
 //! ```text
 //! hoosegow call --image IMAGE FUNC [JSON-ARG...]
 //! hoosegow call --in-process --inmate DIR FUNC [JSON-ARG...]
+//! hoosegow prune [--all]
 //! ```
 //!
 //! Prints the JSON result on stdout. Exit status: 0 on success, 1 when the inmate failed,
@@ -33,6 +34,12 @@ struct Cli {
 enum Command {
     /// Call an export of an inmate and print its JSON result.
     Call(CallArgs),
+    /// Remove jail containers left behind by processes that are gone.
+    Prune {
+        /// Remove every jail container, also those of running processes.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -53,6 +60,9 @@ struct CallArgs {
     /// The Docker daemon's Unix socket (default: DOCKER_HOST, else /var/run/docker.sock).
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// The call's deadline in milliseconds (default 10000).
+    #[arg(long)]
+    timeout_ms: Option<u64>,
     /// The answer to a callback that returns a value, as NAME=JSON (repeatable).
     #[arg(long = "reply", value_name = "NAME=JSON")]
     replies: Vec<String>,
@@ -120,7 +130,14 @@ fn exit_code(error: &Error) -> u8 {
 }
 
 async fn run(cli: Cli) -> Result<Value, Failure> {
-    let Command::Call(call) = cli.command;
+    let call = match cli.command {
+        Command::Call(call) => call,
+        Command::Prune { all } => {
+            let docker = Endpoint::Default.connect().await?;
+            let removed = hoosegow::docker::prune::prune(&docker, all).await?;
+            return Ok(Value::from(removed));
+        }
+    };
     let mut args = Vec::with_capacity(call.args.len());
     for (i, arg) in call.args.iter().enumerate() {
         let value = serde_json::from_str(arg).map_err(|e| {
@@ -156,7 +173,14 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
         replies.insert(name.to_string(), value);
     }
     let jail = builder.build().await?;
-    let options = callbacks(&jail, replies).await?;
+    let mut options = callbacks(&jail, replies).await?;
+    if let Some(timeout_ms) = call.timeout_ms {
+        let limits = hoosegow::Limits {
+            timeout_ms,
+            ..options.get_limits().clone()
+        };
+        options = options.limits(limits);
+    }
     Ok(jail.call_with(&call.func, args, &options).await?)
 }
 

@@ -3,7 +3,8 @@
 //! It stands in for `jail-runner` in an image that otherwise is a real jail (same labels,
 //! same hardened container), so each mode shows how the host takes one kind of hostile
 //! output. Modes: `garbage`, `huge-frame`, `bad-hello`, `exit`, and, after a well-formed
-//! hello, `wrong-result`, `wrong-call`, `flood`.
+//! hello, `wrong-result`, `wrong-call`, `flood`, and `volumes` (writes to `/ro` and `/rw`
+//! and reports what happened as the call's result).
 
 use hoosegow_wire::frame::{self, Frame, Kind};
 use hoosegow_wire::message::{Hello, PROTOCOL_VERSION};
@@ -39,7 +40,7 @@ fn main() {
             drain();
         }
         "exit" => std::process::exit(3),
-        "wrong-result" | "wrong-call" | "flood" => {
+        "wrong-result" | "wrong-call" | "flood" | "volumes" => {
             let world = std::fs::read_to_string("/world.json").expect("/world.json");
             let hello = Hello {
                 protocol: PROTOCOL_VERSION,
@@ -58,6 +59,19 @@ fn main() {
                     "wrong-call" => {
                         vec![Frame::new(Kind::Return, call.call + 1, b"\"x\"".to_vec())]
                     }
+                    // Tries both mounts of the lifecycle test, from inside the container.
+                    "volumes" => {
+                        let report = format!(
+                            "ro: {}; rw: {}",
+                            try_write("/ro/probe"),
+                            try_write("/rw/probe")
+                        );
+                        vec![Frame::new(
+                            Kind::Return,
+                            call.call,
+                            serde_json::to_vec(&report).unwrap(),
+                        )]
+                    }
                     // 2 MiB of stdout against a 1 MiB allowance the runner should enforce.
                     _ => (0..32)
                         .map(|_| Frame::new(Kind::Stdout, call.call, vec![b'x'; 64 << 10]))
@@ -72,6 +86,14 @@ fn main() {
             eprintln!("impostor: unknown mode {other:?}");
             std::process::exit(2);
         }
+    }
+}
+
+/// Writes a file; says whether it could.
+fn try_write(path: &str) -> String {
+    match std::fs::write(path, "written from inside") {
+        Ok(()) => "written".to_string(),
+        Err(e) => format!("refused ({e})"),
     }
 }
 

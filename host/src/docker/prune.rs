@@ -1,0 +1,85 @@
+//! Leftovers: jail containers whose owning process is gone (it crashed, or was killed
+//! before it could clean up). Every jail container is labelled with its owner, so the
+//! next jail to start, or `hoosegow prune`, finds and removes them.
+
+use crate::docker::container::{self, LABEL_JAIL, LABEL_OWNER};
+use crate::error::Error;
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
+use std::collections::HashMap;
+
+/// Removes the jail containers of processes of this machine that no longer run (all jail
+/// containers, with `all`). Returns the ids removed.
+pub async fn prune(docker: &Docker, all: bool) -> Result<Vec<String>, Error> {
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_JAIL.to_string()])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let listed = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| Error::docker("list jail containers", e))?;
+    let host = container::hostname();
+    let mut removed = Vec::new();
+    for found in listed {
+        let Some(id) = found.id else { continue };
+        let owner = found
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_OWNER))
+            .cloned()
+            .unwrap_or_default();
+        if !all && !orphaned(&owner, &host) {
+            continue;
+        }
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(&id, Some(options)).await {
+            Ok(()) => removed.push(id),
+            // Gone already, or being removed by its owner right now.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => {}
+            Err(e) => return Err(Error::docker(format!("remove leftover container {id}"), e)),
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether `owner` (`host:pid:start`) is a process of `host` that is no longer running.
+/// Containers of other machines sharing the daemon are theirs to prune.
+fn orphaned(owner: &str, host: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (Some(start), Some(pid), Some(owner_host)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
+        return false;
+    };
+    owner_host == host && container::start_time(pid) != Some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dead_owners_of_this_machine_are_orphans() {
+        let me = container::owner();
+        let host = container::hostname();
+        assert!(!orphaned(&me, &host), "this process is alive: {me}");
+        let pid = std::process::id();
+        assert!(
+            orphaned(&format!("{host}:{pid}:1"), &host),
+            "same pid, another start: pid reused"
+        );
+        assert!(orphaned(&format!("{host}:4000000:1"), &host), "no such pid");
+        assert!(!orphaned("elsewhere:4000000:1", &host), "another machine's");
+        assert!(!orphaned("garbage", &host));
+    }
+}
