@@ -178,19 +178,7 @@ impl Jail {
         let params = params(ty, args, limits)?;
 
         let _running: Running = self.ticker.run();
-        let mut store = Store::new(&self.engine, State::new(host, limits));
-        store.limiter(|state| &mut state.limiter);
-        store
-            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-            .map_err(|e| failure(FailureKind::Runner, format!("cannot set fuel: {e}")))?;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|store| {
-            Ok(if store.data().past_deadline() {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Continue(1)
-            })
-        });
+        let mut store = self.store(limits, host)?;
 
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
         let outcome = self.pre.instantiate(&mut store).and_then(|instance| {
@@ -216,6 +204,34 @@ impl Jail {
             });
         }
         Ok(value)
+    }
+
+    /// A fresh store and instance, dropped without calling anything: the part of every
+    /// call that is not the inmate's own work. `cargo xtask bench` measures it alone.
+    pub fn instantiate(&self, limits: &Limits, host: Arc<dyn Host>) -> Result<(), Failure> {
+        let mut store = self.store(limits, host)?;
+        match self.pre.instantiate(&mut store) {
+            Ok(_instance) => Ok(()),
+            Err(error) => Err(store.data().failure(&error)),
+        }
+    }
+
+    /// A call's own store: its limits, its fuel, and the deadline checked at each tick.
+    fn store(&self, limits: &Limits, host: Arc<dyn Host>) -> Result<Store<State>, Failure> {
+        let mut store = Store::new(&self.engine, State::new(host, limits));
+        store.limiter(|state| &mut state.limiter);
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .map_err(|e| failure(FailureKind::Runner, format!("cannot set fuel: {e}")))?;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|store| {
+            Ok(if store.data().past_deadline() {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Continue(1)
+            })
+        });
+        Ok(store)
     }
 }
 
