@@ -58,10 +58,14 @@ struct Row {
     peak_mb: f64,
 }
 
-pub async fn run() -> Result<()> {
+/// Measures the cases of `only` (inmate folder names), or all of them.
+pub async fn run(only: &[String]) -> Result<()> {
     let runner = build::runner()?;
     let mut rows = Vec::new();
-    for case in cases() {
+    let cases = cases()
+        .into_iter()
+        .filter(|c| only.is_empty() || only.iter().any(|o| o == c.inmate));
+    for case in cases {
         let dir = build::workspace().join("inmates").join(case.inmate);
         let image = build::inmate(&dir).await?;
         let image_mb = docker_format(&image, "{{.Size}}")?.parse::<f64>()? / 1e6;

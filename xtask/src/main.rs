@@ -8,8 +8,10 @@
 //! - `test`: set up what the tests need, then fmt, clippy and the whole test suite;
 //!   prints SECURITY.md's table of the attacks the suite tried;
 //! - `security-table`: write that table into SECURITY.md;
-//! - `fuzz [--seconds N] [target...]`: run the host decoders' fuzz targets for N s each.
+//! - `fuzz [--seconds N] [target...]`: run the host decoders' fuzz targets for N s each;
+//! - `bench [--quick] [--publish]`: every mode beside its floor, in one run (BENCHMARKS.md).
 
+mod bench;
 mod build;
 mod fuzz;
 mod languages;
@@ -44,7 +46,10 @@ enum Task {
     /// Install the Python, JavaScript, C and Ruby inmate toolchains (into target/toolchains).
     Toolchains,
     /// Measure the same inmate in every language: image size, latency, runner memory.
-    Languages,
+    Languages {
+        /// Only these inmates (e.g. `ruby reverse-py`); all when none is named.
+        inmates: Vec<String>,
+    },
     /// Write the attacks the last test run tried into SECURITY.md's table.
     SecurityTable,
     /// Fuzz the host's frame and value decoders (fuzz/) for a fixed time per target.
@@ -54,6 +59,15 @@ enum Task {
         seconds: u64,
         /// Targets to run (`frames`, `values`); all when none is named.
         targets: Vec<String>,
+    },
+    /// Measure every way to call an inmate beside Docker's floor under it (BENCHMARKS.md).
+    Bench {
+        /// A shorter run (under 3 minutes) at the minimum sample counts.
+        #[arg(long)]
+        quick: bool,
+        /// Also write the table into BENCHMARKS.md and the chart to docs/latency.svg.
+        #[arg(long)]
+        publish: bool,
     },
 }
 
@@ -71,12 +85,12 @@ async fn run(task: Task) -> Result<()> {
     match task {
         Task::Demo => demo().await,
         Task::Toolchains => setup::toolchains(),
-        Task::Languages => {
+        Task::Languages { inmates } => {
             setup::rust_targets()?;
             setup::musl_tools()?;
             setup::docker_engine()?;
             setup::toolchains()?;
-            languages::run().await
+            languages::run(&inmates).await
         }
         Task::BuildInmate { dir } => {
             setup::rust_targets()?;
@@ -91,6 +105,12 @@ async fn run(task: Task) -> Result<()> {
         Task::Test => test(),
         Task::SecurityTable => security::run(),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
+        Task::Bench { quick, publish } => {
+            setup::rust_targets()?;
+            setup::musl_tools()?;
+            setup::docker_engine()?;
+            bench::run(quick, publish).await
+        }
     }
 }
 
