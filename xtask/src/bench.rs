@@ -45,6 +45,8 @@ pub struct Plan {
     pub pooled: (usize, usize),
     /// Calls per concurrency level, after the pool is full and warm.
     pub throughput_calls: usize,
+    /// Round trips for each throughput floor.
+    pub floor_throughput_calls: usize,
     /// (concurrency, pool size): the sizes chosen for this 2-core machine (see BENCHMARKS.md).
     pub pools: Vec<(usize, usize)>,
     pub docker_run: (usize, usize),
@@ -69,6 +71,7 @@ impl Plan {
             attach: (200, 5_000),
             pooled: (200, 5_000),
             throughput_calls: 5_000,
+            floor_throughput_calls: 10_000,
             pools: POOLS.to_vec(),
             docker_run: (2, 20),
             api_container: (3, 30),
@@ -93,6 +96,7 @@ impl Plan {
             attach: (50, 2_000),
             pooled: (50, 2_000),
             throughput_calls: 1_000,
+            floor_throughput_calls: 2_000,
             pools: POOLS.to_vec(),
             docker_run: (1, 5),
             api_container: (1, 10),
@@ -180,14 +184,25 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
     step.done(&format!(
         "{}; idle member {:.1} MiB",
         report::human(pooled.p50()),
-        resident.cgroup_bytes as f64 / (1u64 << 20) as f64
+        resident.process_rss_bytes as f64 / (1u64 << 20) as f64
     ));
     let mut throughput = Vec::new();
+    // The floor under c callers on a pool of n: min(c, n) echo loops driven at once.
+    let mut floors_by_loops = std::collections::HashMap::new();
     for &(concurrency, pool_size) in &plan.pools {
+        let loops = concurrency.min(pool_size);
         let step = Step::start(format!(
             "throughput: {concurrency} callers, pool of {pool_size}, and its floor"
         ));
-        let floor = floors::attach_throughput(&docker, pool_size, plan.throughput_calls).await?;
+        let floor = match floors_by_loops.get(&loops) {
+            Some(&rate) => rate,
+            None => {
+                let calls = plan.floor_throughput_calls;
+                let rate = floors::attach_throughput(&docker, loops, calls).await?;
+                floors_by_loops.insert(loops, rate);
+                rate
+            }
+        };
         let jail = jails::pool(&image, pool_size, jails::FUNC, jails::args()).await?;
         let calls_per_s = jails::throughput(&jail, concurrency, plan.throughput_calls).await?;
         jail.cleanup().await?;
@@ -196,6 +211,7 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
             concurrency,
             pool_size,
             calls_per_s,
+            floor_loops: loops,
             floor_calls_per_s: floor,
         });
     }
@@ -226,7 +242,10 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
         .p50()
         .mul_f64(3.0)
         .clamp(Duration::from_millis(500), Duration::from_secs(3));
-    let step = Step::start(format!("cold calls (no prestart), {} apart", report::human(gap)));
+    let step = Step::start(format!(
+        "cold calls (no prestart), {} apart",
+        report::human(gap)
+    ));
     let (warmup, runs) = plan.cold;
     let cold = containers_per_call(&image, 0, warmup, runs, gap).await?;
     step.done(&report::human(cold.p50()));

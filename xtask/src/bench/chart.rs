@@ -56,12 +56,6 @@ fn groups(f: &Figures) -> Vec<Group> {
             floor_name: "API container",
             floor: api,
         },
-        Group {
-            mode: "docker run --rm",
-            measured: f.docker_run.p50(),
-            floor_name: "API container",
-            floor: api,
-        },
     ]
 }
 
@@ -72,10 +66,13 @@ const FLOOR: RGBColor = RGBColor(0xb0, 0xb0, 0xb0);
 pub fn draw(f: &Figures, path: &Path) -> Result<()> {
     let groups = groups(f);
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
-    let values = groups.iter().flat_map(|g| [micros(g.measured), micros(g.floor)]);
+    let values = groups
+        .iter()
+        .flat_map(|g| [micros(g.measured), micros(g.floor)]);
     let (low, high) = values.fold((f64::MAX, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    // Whole decades around the data, with room above the tallest bar for its label.
-    let low = 10f64.powf(low.log10().floor());
+    // Whole decades around the data: one below the shortest bar so that it shows, and
+    // room above the tallest for its label.
+    let low = 10f64.powf(low.log10().floor() - 1.0);
     let high = 10f64.powf((high * 3.0).log10().ceil());
 
     let root = SVGBackend::new(path, (1000, 560)).into_drawing_area();
@@ -97,12 +94,12 @@ pub fn draw(f: &Figures, path: &Path) -> Result<()> {
         .disable_x_mesh()
         .x_labels(0)
         .y_desc("p50 latency")
-        .y_label_formatter(&|v| human(Duration::from_secs_f64(v / 1e6)))
+        .y_label_formatter(&|v| axis_label(*v))
         .draw()
         .map_err(error)?;
 
-    let value_style = TextStyle::from(("sans-serif", 11).into_font())
-        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    let value_style =
+        TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     let bar = |i: usize, left: f64, value: Duration, color: RGBColor| {
         let x = i as f64 + left;
         Rectangle::new([(x, low), (x + 0.36, micros(value))], color.filled())
@@ -115,7 +112,7 @@ pub fn draw(f: &Figures, path: &Path) -> Result<()> {
                 .map(|(i, g)| bar(i, 0.12, g.measured, MEASURED)),
         )
         .map_err(error)?
-        .label("the jail's mode")
+        .label("the mode (p50)")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], MEASURED.filled()));
     chart
         .draw_series(
@@ -125,7 +122,7 @@ pub fn draw(f: &Figures, path: &Path) -> Result<()> {
                 .map(|(i, g)| bar(i, 0.52, g.floor, FLOOR)),
         )
         .map_err(error)?
-        .label("its floor (Docker or the runner core, same run)")
+        .label("its floor (p50, same run): Docker's own cost, or the runner core's")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], FLOOR.filled()));
     for (i, g) in groups.iter().enumerate() {
         for (left, value) in [(0.30, g.measured), (0.70, g.floor)] {
@@ -146,8 +143,8 @@ pub fn draw(f: &Figures, path: &Path) -> Result<()> {
         .map_err(error)?;
 
     // The mode and its floor's name under each group, in pixels below the axis.
-    let name_style = TextStyle::from(("sans-serif", 13).into_font())
-        .pos(Pos::new(HPos::Center, VPos::Top));
+    let name_style =
+        TextStyle::from(("sans-serif", 13).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     let floor_style = TextStyle::from(("sans-serif", 11).into_font())
         .color(&RGBColor(0x60, 0x60, 0x60))
         .pos(Pos::new(HPos::Center, VPos::Top));
@@ -161,4 +158,34 @@ pub fn draw(f: &Figures, path: &Path) -> Result<()> {
     }
     root.present().map_err(error)?;
     Ok(())
+}
+
+/// A decade of the axis, in microseconds, as people write it: 10 µs, 1 ms, 1 s.
+fn axis_label(micros: f64) -> String {
+    let (value, unit) = if micros >= 1e6 {
+        (micros / 1e6, "s")
+    } else if micros >= 1e3 {
+        (micros / 1e3, "ms")
+    } else {
+        (micros, "µs")
+    };
+    // Whole numbers print without decimals; the log scale's minor ticks may not be whole.
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value} {unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_label;
+
+    #[test]
+    fn axis_labels_name_the_decades() {
+        assert_eq!(axis_label(10.0), "10 µs");
+        assert_eq!(axis_label(1_000.0), "1 ms");
+        assert_eq!(axis_label(100_000.0), "100 ms");
+        assert_eq!(axis_label(1e6), "1 s");
+    }
 }

@@ -30,7 +30,8 @@ pub const ECHO_IMAGE: &str = "hoosegow-bench/echo:latest";
 const REQUEST: &[u8] = b"foobar\n";
 
 /// The floor image's recipe: a jail image's, with the echo program in the runner's place.
-const DOCKERFILE: &str = "FROM scratch\nCOPY echo /echo\nUSER 65534:65534\nENTRYPOINT [\"/echo\"]\n";
+const DOCKERFILE: &str =
+    "FROM scratch\nCOPY echo /echo\nUSER 65534:65534\nENTRYPOINT [\"/echo\"]\n";
 
 /// Builds the static echo program; returns its path.
 pub fn build_echo() -> Result<PathBuf> {
@@ -275,7 +276,10 @@ impl Echo {
             match tokio::time::timeout(deadline, self.output.next()).await {
                 Ok(Some(Ok(LogOutput::StdOut { message }))) => got.extend_from_slice(&message),
                 Ok(Some(Ok(LogOutput::StdErr { message }))) => {
-                    bail!("the echo program said: {}", String::from_utf8_lossy(&message))
+                    bail!(
+                        "the echo program said: {}",
+                        String::from_utf8_lossy(&message)
+                    )
                 }
                 Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(e))) => bail!("the floor container's attach stream failed: {e}"),

@@ -58,14 +58,20 @@ pub async fn precompile(wasm: &[u8], runner: &[u8], runs: usize) -> Result<Sampl
 /// carries a runner with a different tail (a static binary's loader ignores trailing
 /// bytes), so no layer of it exists yet and Docker's cache has nothing to give. The
 /// images are removed afterwards.
-pub async fn image_build(docker: &Docker, wasm: &[u8], runner: &[u8], runs: usize) -> Result<Samples> {
+pub async fn image_build(
+    docker: &Docker,
+    wasm: &[u8],
+    runner: &[u8],
+    runs: usize,
+) -> Result<Samples> {
     let mut times = Vec::with_capacity(runs);
     for run in 0..runs {
         let mut unique = runner.to_vec();
         let nonce = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?;
         unique.extend_from_slice(format!("\0hoosegow-bench {run} {nonce:?}").as_bytes());
         let wasm = wasm.to_vec();
-        let bundle = tokio::task::spawn_blocking(move || Bundle::precompile(&wasm, unique)).await??;
+        let bundle =
+            tokio::task::spawn_blocking(move || Bundle::precompile(&wasm, unique)).await??;
         let name = bundle.image_name();
         let mut cached = 0;
         let started = Instant::now();
@@ -75,7 +81,11 @@ pub async fn image_build(docker: &Docker, wasm: &[u8], runner: &[u8], runs: usiz
         .await?;
         times.push(started.elapsed());
         docker
-            .remove_image(&name, Some(RemoveImageOptionsBuilder::new().force(true).build()), None)
+            .remove_image(
+                &name,
+                Some(RemoveImageOptionsBuilder::new().force(true).build()),
+                None,
+            )
             .await
             .with_context(|| format!("removing the bench's image {name}"))?;
         ensure!(cached == 0, "the build of {name} used Docker's cache");
@@ -125,7 +135,11 @@ pub async fn image_bytes(docker: &Docker, name: &str) -> Result<u64> {
 
 /// Calls through an in-process jail: what an application sees of the runner core.
 pub async fn in_process(dir: &Path, warmup: usize, runs: usize) -> Result<Samples> {
-    let jail = Hoosegow::builder().inmate_dir(dir).in_process().build().await?;
+    let jail = Hoosegow::builder()
+        .inmate_dir(dir)
+        .in_process()
+        .build()
+        .await?;
     let jail = &jail;
     time_each(warmup, runs, move || async move {
         let value = jail.call(FUNC, args()).await?;
@@ -207,7 +221,12 @@ pub async fn pool(image: &str, size: usize, func: &str, args: Vec<Value>) -> Res
 }
 
 /// Sequential calls through a jail; returns their times and the containers that served them.
-pub async fn sequential(jail: &Hoosegow, warmup: usize, runs: usize, gap: Duration) -> Result<(Samples, Vec<String>)> {
+pub async fn sequential(
+    jail: &Hoosegow,
+    warmup: usize,
+    runs: usize,
+    gap: Duration,
+) -> Result<(Samples, Vec<String>)> {
     let mut times = Vec::with_capacity(runs);
     let mut served_by = Vec::with_capacity(runs);
     let options = jail.options().clone();
@@ -257,17 +276,26 @@ pub async fn ephemeral(image: &str, prestart: usize) -> Result<Hoosegow> {
         .await?)
 }
 
-/// Resident memory of a container: from its cgroup (anonymous memory plus mapped files,
-/// what its processes hold in RAM; page cache left over from reading files is not
-/// counted) and, for comparison, its main process's VmRSS.
+/// Resident memory of an idle container.
+///
+/// The figure is its process's VmRSS: everything it holds in RAM, the pages of the runner
+/// binary and of the mapped inmate included. Its cgroup's counters are kept beside it,
+/// but they undercount here: cgroup v1 charges a page of the image's files to the cgroup
+/// that first read it (an earlier container, or the build), not to each container
+/// mapping it.
 pub struct Resident {
+    pub process_rss_bytes: u64,
+    /// The cgroup's anonymous memory plus its mapped files.
     pub cgroup_bytes: u64,
+    /// The cgroup's whole charge, kernel memory included.
     pub cgroup_usage_bytes: u64,
-    pub process_rss_bytes: Option<u64>,
 }
 
 pub async fn resident(docker: &Docker, container: &str) -> Result<Resident> {
-    let options = StatsOptionsBuilder::new().stream(false).one_shot(true).build();
+    let options = StatsOptionsBuilder::new()
+        .stream(false)
+        .one_shot(true)
+        .build();
     let stats = docker
         .stats(container, Some(options))
         .next()
@@ -279,27 +307,24 @@ pub async fn resident(docker: &Docker, container: &str) -> Result<Resident> {
     // cgroup v1 names the counters rss and mapped_file; v2, anon and file_mapped.
     let anonymous = counter(&["rss", "anon"]).context("no rss/anon counter")?;
     let mapped = counter(&["mapped_file", "file_mapped"]).unwrap_or(0);
+    // A FROM scratch jail has one process, the runner: no shell, nothing it starts.
     let pid = docker
         .inspect_container(container, None)
         .await?
         .state
-        .and_then(|s| s.pid);
-    let process_rss_bytes = pid.and_then(|pid| {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()?
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(|kib| kib * 1024)
-    });
+        .and_then(|s| s.pid)
+        .context("the container has no process")?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("the container's process {pid} is not visible here"))?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")?;
     Ok(Resident {
+        process_rss_bytes: kib * 1024,
         cgroup_bytes: anonymous + mapped,
         cgroup_usage_bytes: memory.usage.unwrap_or_default(),
-        process_rss_bytes,
     })
 }
 
@@ -334,7 +359,9 @@ pub async fn stream(image: &str, yields: u32, runs: usize) -> Result<(Samples, S
         *lock(&first) = None;
         received.store(0, Ordering::Relaxed);
         let started = Instant::now();
-        let value = jail.call_with("count", vec![json!(yields)], &options).await?;
+        let value = jail
+            .call_with("count", vec![json!(yields)], &options)
+            .await?;
         totals.push(started.elapsed());
         ensure!(value == yields, "count({yields}) returned {value}");
         let got = received.load(Ordering::Relaxed);
