@@ -337,3 +337,44 @@ mod ruby {
         }
     }
 }
+
+/// Without its toolchain, building an inmate fails saying what to install.
+#[test]
+fn a_missing_toolchain_says_what_to_install() {
+    let nowhere = std::env::temp_dir().join("hoosegow-no-toolchains");
+    std::fs::create_dir_all(&nowhere).unwrap();
+    for (inmate, func, says) in [
+        (
+            "reverse-py",
+            "reverse",
+            "pip install componentize-py==0.25.1",
+        ),
+        (
+            "reverse-js",
+            "reverse",
+            "@bytecodealliance/componentize-js@0.23.0",
+        ),
+        (
+            "reverse-c",
+            "reverse",
+            "apt-get install clang-14 lld-14 wasi-libc",
+        ),
+        ("ruby", "eval", "@ruby/3.4-wasm-wasi@2.10.1"),
+    ] {
+        let dir = support::inmate(inmate);
+        let out = crate::bad_input::cli()
+            .args(["call", "--in-process", "--inmate"])
+            .arg(&dir)
+            .args([func, "\"x\""])
+            .env("HOOSEGOW_TOOLCHAINS", &nowhere)
+            .env("PATH", &nowhere)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{inmate}: {err}");
+        assert!(
+            err.contains("building the inmate in") && err.contains(says),
+            "{inmate}: {err}"
+        );
+    }
+}
