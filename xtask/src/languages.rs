@@ -1,14 +1,15 @@
 //! `cargo xtask languages`: the same inmate in every language, measured. For each
 //! language: the image's size, the first call and the median of 20 further calls through
-//! Docker (a container per call) and in-process (one wasm instance per call), and the
-//! runner's peak memory (VmHWM) over 20 calls served by the static runner itself.
+//! Docker with a container per call, through Docker with a pool of one warm container, and
+//! in-process (each call a fresh wasm instance in all three), and the runner's peak memory
+//! (VmHWM) over 21 calls served by the static runner itself.
 //!
 //! Prints a Markdown table (README's "Inmates in other languages") and writes it to
 //! `target/languages.md`.
 
 use crate::build;
 use anyhow::{Context, Result, bail};
-use hoosegow::{Hoosegow, Limits, Value};
+use hoosegow::{Hoosegow, Limits, PoolConfig, Value};
 use hoosegow_wire::frame::{self, Frame, Kind};
 use serde_json::json;
 use std::io::Write;
@@ -53,6 +54,8 @@ struct Row {
     image_mb: f64,
     docker_first: Duration,
     docker_median: Duration,
+    pooled_first: Duration,
+    pooled_median: Duration,
     in_process_first: Duration,
     in_process_median: Duration,
     peak_mb: f64,
@@ -75,6 +78,16 @@ pub async fn run(only: &[String]) -> Result<()> {
             .build()
             .await?;
         let (docker_first, docker_median) = timings(&jail, &case).await?;
+        let pool = PoolConfig {
+            size: 1,
+            ..PoolConfig::default()
+        };
+        let jail = Hoosegow::builder()
+            .image_name(image.clone())
+            .pooled(pool)
+            .build()
+            .await?;
+        let (pooled_first, pooled_median) = timings(&jail, &case).await?;
         let jail = Hoosegow::builder()
             .inmate_dir(&dir)
             .in_process()
@@ -88,6 +101,8 @@ pub async fn run(only: &[String]) -> Result<()> {
             image_mb,
             docker_first,
             docker_median,
+            pooled_first,
+            pooled_median,
             in_process_first,
             in_process_median,
             peak_mb,
@@ -96,8 +111,8 @@ pub async fn run(only: &[String]) -> Result<()> {
         rows.push(row);
     }
     let mut table = String::from(
-        "| language | inmate | image | Docker: first call | Docker: median of 20 | in-process: first call | in-process: median of 20 | runner peak memory |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| language | inmate | image | Docker, a container per call: first call | median of 20 | Docker, pooled: first call | median of 20 | in-process: first call | median of 20 | runner peak memory |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for row in &rows {
         table.push_str(&line(row));
@@ -112,12 +127,14 @@ pub async fn run(only: &[String]) -> Result<()> {
 
 fn line(row: &Row) -> String {
     format!(
-        "| {} | `inmates/{}` | {:.1} MB | {} | {} | {} | {} | {:.0} MB |",
+        "| {} | `inmates/{}` | {:.1} MB | {} | {} | {} | {} | {} | {} | {:.0} MB |",
         row.language,
         row.inmate,
         row.image_mb,
         ms(row.docker_first),
         ms(row.docker_median),
+        ms(row.pooled_first),
+        ms(row.pooled_median),
         ms(row.in_process_first),
         ms(row.in_process_median),
         row.peak_mb
