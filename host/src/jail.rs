@@ -424,17 +424,28 @@ pub struct Traced {
 }
 
 impl Drop for Inner {
+    /// The last handle is gone: remove the jail's containers. On a multi-threaded runtime
+    /// this waits for the removal (the process may exit next); on a current-thread runtime
+    /// it can only start it. Call [`Hoosegow::cleanup`] to be sure; whatever a crash
+    /// leaves, the next jail to start or `hoosegow prune` removes.
     fn drop(&mut self) {
-        // The last handle is gone: remove what was started ahead of calls.
-        if let Backend::Docker { containers, .. } = &self.backend
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
-            let containers = containers.clone();
-            runtime.spawn(async move {
-                if let Err(e) = containers.cleanup().await {
-                    tracing::warn!("{e}");
-                }
-            });
+        let Backend::Docker { containers, .. } = &self.backend else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let containers = containers.clone();
+        let cleanup = async move {
+            if let Err(e) = containers.cleanup().await {
+                tracing::warn!("{e}");
+            }
+        };
+        match runtime.runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| runtime.block_on(cleanup));
+            }
+            _ => drop(runtime.spawn(cleanup)),
         }
     }
 }

@@ -136,7 +136,11 @@ async fn a_folder_that_is_no_inmate_is_refused() {
         .err()
         .unwrap();
     assert!(matches!(err, Error::InmateBuild { .. }), "{err:?}");
-    assert!(err.to_string().contains("expected a Cargo.toml"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cannot tell the inmate's language"),
+        "{err}"
+    );
     let err = Hoosegow::builder().build().await.err().unwrap();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }

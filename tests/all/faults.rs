@@ -124,6 +124,7 @@ async fn a_lying_runner_is_caught_and_its_container_removed() {
         let image = support::impostor_image(mode).await;
         let jail = Hoosegow::builder()
             .image_name(image.clone())
+            .ephemeral(0)
             .build()
             .await
             .unwrap();
@@ -134,6 +135,7 @@ async fn a_lying_runner_is_caught_and_its_container_removed() {
             .unwrap_or_else(|_| panic!("{mode}: the call hung"))
             .expect_err(mode);
         assert!(expected(&err), "{mode}: {err:?}");
+        jail.cleanup().await.unwrap();
         assert_eq!(
             support::containers_of(&image).await,
             0,
@@ -189,6 +191,7 @@ async fn a_container_killed_mid_call_is_a_typed_error() {
         ),
         "{err:?}"
     );
+    jail.cleanup().await.unwrap();
     assert_eq!(
         support::containers_of(&image).await,
         0,
@@ -218,6 +221,7 @@ async fn an_artifact_changed_after_labelling_is_refused_before_it_runs() {
     .await;
     let jail = Hoosegow::builder()
         .image_name(image.clone())
+        .ephemeral(0)
         .build()
         .await
         .unwrap();
@@ -231,6 +235,7 @@ async fn an_artifact_changed_after_labelling_is_refused_before_it_runs() {
         }
         other => panic!("expected RunnerRefused, got {other:?}"),
     }
+    jail.cleanup().await.unwrap();
     assert_eq!(support::containers_of(&image).await, 0);
     support::record_attack(
         "runner",

@@ -36,6 +36,7 @@ async fn reverse_through_docker() {
             input.len()
         );
     }
+    jail.cleanup().await.unwrap();
     assert_eq!(
         support::containers_of(&image).await,
         0,
@@ -71,6 +72,7 @@ async fn image_is_named_after_its_contents_and_exists() {
     let jail = Hoosegow::builder()
         .inmate_dir(support::inmate("reverse"))
         .runner_binary(support::runner())
+        .ephemeral(0)
         .build()
         .await
         .unwrap();

@@ -107,10 +107,13 @@ pub async fn alias(name: &str, test: &str) -> String {
 }
 
 /// A Docker jail on inmate `name`'s image under the alias of `test`.
+/// No prestart: each test counts its own containers, and a prestarted one would be
+/// counted too (tests/all/lifecycle.rs covers prestart).
 pub async fn docker_jail(name: &str, test: &str) -> (Hoosegow, String) {
     let image = alias(name, test).await;
     let jail = Hoosegow::builder()
         .image_name(image.clone())
+        .ephemeral(0)
         .build()
         .await
         .expect("jail");

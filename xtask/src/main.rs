@@ -121,7 +121,11 @@ async fn demo() -> Result<()> {
     let docker_ready = setup::docker_answers() && setup::musl_tools().is_ok();
     let jail = if docker_ready {
         let image = build::inmate(&dir).await?;
-        Hoosegow::builder().image_name(image).build().await?
+        Hoosegow::builder()
+            .image_name(image)
+            .ephemeral(0)
+            .build()
+            .await?
     } else {
         eprintln!(
             "\n************************************************************************\n\
@@ -141,7 +145,9 @@ async fn demo() -> Result<()> {
     } else {
         "Docker, two walls"
     };
-    let result = jail.call("reverse", args).await?;
+    let result = jail.call("reverse", args).await;
+    jail.cleanup().await?;
+    let result = result?;
     println!("reverse(\"foobar\") = {result}   ({walls})");
     Ok(())
 }
@@ -208,7 +214,34 @@ fn test() -> Result<()> {
     if !status.success() {
         bail!("tests failed");
     }
-    Ok(())
+    no_leftovers()
+}
+
+/// Fails if the test suite left jail containers behind: every test cleans up after
+/// itself, so any container still labelled `hoosegow.jail` is a leak.
+fn no_leftovers() -> Result<()> {
+    let list = || -> Result<Vec<String>> {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", "label=hoosegow.jail"])
+            .output()
+            .context("cannot run docker ps")?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect())
+    };
+    // Containers retired at the end of a call are removed in the background: give them a moment.
+    for _ in 0..30 {
+        if list()?.is_empty() {
+            eprintln!("==> no jail container left behind");
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    bail!(
+        "the test suite left jail containers behind: {}",
+        list()?.join(" ")
+    )
 }
 
 fn cargo(args: &[&str]) -> Result<()> {

@@ -172,7 +172,8 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
             .map_err(|e| Failure::Usage(format!("--reply {name}: {json} is not JSON ({e})")))?;
         replies.insert(name.to_string(), value);
     }
-    let jail = builder.build().await?;
+    // One call: nothing to prestart, and nothing may outlive the process.
+    let jail = builder.ephemeral(0).build().await?;
     let mut options = callbacks(&jail, replies).await?;
     if let Some(timeout_ms) = call.timeout_ms {
         let limits = hoosegow::Limits {
@@ -181,7 +182,9 @@ async fn run(cli: Cli) -> Result<Value, Failure> {
         };
         options = options.limits(limits);
     }
-    Ok(jail.call_with(&call.func, args, &options).await?)
+    let result = jail.call_with(&call.func, args, &options).await;
+    jail.cleanup().await?;
+    Ok(result?)
 }
 
 /// Handlers for every callback of the inmate: print the ones without a result, answer
