@@ -52,6 +52,8 @@ pub struct Plan {
     pub docker_run: (usize, usize),
     pub api_container: (usize, usize),
     pub ephemeral_ready: (usize, usize),
+    /// First calls on a fresh container with nothing else starting (diagnostic).
+    pub first_calls: usize,
     pub ephemeral_b2b: (usize, usize),
     pub cold: (usize, usize),
     pub stream_runs: usize,
@@ -76,6 +78,7 @@ impl Plan {
             docker_run: (2, 30),
             api_container: (3, 50),
             ephemeral_ready: (2, 50),
+            first_calls: 20,
             ephemeral_b2b: (3, 50),
             cold: (2, 40),
             stream_runs: 10,
@@ -101,6 +104,7 @@ impl Plan {
             docker_run: (1, 5),
             api_container: (1, 10),
             ephemeral_ready: (1, 8),
+            first_calls: 5,
             ephemeral_b2b: (1, 10),
             cold: (1, 20),
             stream_runs: 1,
@@ -258,6 +262,12 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
     let (warmup, runs) = plan.ephemeral_ready;
     let ephemeral_ready = containers_per_call(&image, 1, warmup, runs, gap).await?;
     step.done(&report::human(ephemeral_ready.p50()));
+    let step = Step::start(format!(
+        "first calls on a fresh container, nothing else starting, {} after its start",
+        report::human(gap)
+    ));
+    let first_call = jails::first_call(&image, plan.first_calls, gap).await?;
+    step.done(&report::human(first_call.p50()));
     let step = Step::start("ephemeral calls, back to back (prestart 1)");
     let (warmup, runs) = plan.ephemeral_b2b;
     let ephemeral_b2b = containers_per_call(&image, 1, warmup, runs, Duration::ZERO).await?;
@@ -287,6 +297,7 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
         docker_run,
         cold,
         ephemeral_ready,
+        first_call,
         ephemeral_b2b,
         gap,
     };

@@ -267,6 +267,31 @@ pub async fn throughput(jail: &Hoosegow, concurrency: usize, calls: usize) -> Re
     Ok(per_second(calls, started.elapsed()))
 }
 
+/// The first call on a freshly started container while no other container starts: a
+/// pool of 1, built, left `gap` to start its member, then called once. Beside the
+/// "ready" figure, it shows what that call costs without the next container's start
+/// running at the same time.
+pub async fn first_call(image: &str, runs: usize, gap: Duration) -> Result<Samples> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let jail = Hoosegow::builder()
+            .image_name(image.to_string())
+            .pooled(PoolConfig {
+                size: 1,
+                ..PoolConfig::default()
+            })
+            .build()
+            .await?;
+        tokio::time::sleep(gap).await;
+        let started = Instant::now();
+        let value = jail.call(FUNC, args()).await?;
+        times.push(started.elapsed());
+        ensure!(value == ANSWER, "{FUNC} returned {value}");
+        jail.cleanup().await?;
+    }
+    Ok(Samples::new(times))
+}
+
 /// A jail with a container per call, `prestart` of them started ahead of calls.
 pub async fn ephemeral(image: &str, prestart: usize) -> Result<Hoosegow> {
     Ok(Hoosegow::builder()

@@ -55,7 +55,8 @@ impl Machine {
             cgroup: cgroup.into(),
             docker,
             rust: output("rustc", &["--version"]),
-            commit: output("git", &["rev-parse", "--short", "HEAD"]),
+            // "-dirty" when the work tree differs from the commit: the figures are of the tree.
+            commit: output("git", &["describe", "--always", "--dirty"]),
             load_at_start: load(),
             load_at_end: 0.0,
         })

@@ -33,6 +33,8 @@ pub struct Figures {
     pub docker_run: Samples,
     pub cold: Samples,
     pub ephemeral_ready: Samples,
+    /// The first call on a fresh container while no other container starts.
+    pub first_call: Samples,
     pub ephemeral_b2b: Samples,
     /// How long the ready and cold calls were spaced apart.
     pub gap: Duration,
@@ -129,6 +131,7 @@ pub struct Details {
     pub floor_api_container_p99_ms: f64,
     pub floor_docker_run_p99_ms: f64,
     pub ephemeral_ready_p99_ms: f64,
+    pub first_call_fresh_container_p50_ms: f64,
     pub ephemeral_b2b_p99_ms: f64,
     pub cold_p99_ms: f64,
     pub stream_first_callback_p99_us: f64,
@@ -162,6 +165,7 @@ impl Details {
             floor_api_container_p99_ms: ms(f.api_container.p99()),
             floor_docker_run_p99_ms: ms(f.docker_run.p99()),
             ephemeral_ready_p99_ms: ms(f.ephemeral_ready.p99()),
+            first_call_fresh_container_p50_ms: ms(f.first_call.p50()),
             ephemeral_b2b_p99_ms: ms(f.ephemeral_b2b.p99()),
             cold_p99_ms: ms(f.cold.p99()),
             stream_first_callback_p99_us: us(f.stream_first.p99()),
@@ -351,6 +355,14 @@ fn rows(f: &Figures) -> Vec<Row> {
             "≤ 10 ms",
             f.ephemeral_ready.p50() <= Duration::from_millis(10),
         ),
+        row(
+            format!(
+                "first call on a fresh container, no other starting (pool of 1), p50 ({} calls)",
+                f.first_call.len()
+            ),
+            human(f.first_call.p50()),
+        )
+        .floor(attach_floor.clone(), ratio(f.first_call.p50(), attach)),
         row(
             format!(
                 "ephemeral call, back to back, p50 ({} calls)",
