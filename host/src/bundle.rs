@@ -7,6 +7,7 @@
 //! distinct image, and a rebuild with nothing changed is a lookup.
 
 use crate::error::Error;
+use crate::precompiled;
 use hoosegow_wire::types::World;
 use jail_runner::{Jail, engine, jail::sha256_hex};
 use std::collections::BTreeMap;
@@ -30,14 +31,19 @@ impl Bundle {
     /// Precompiles the component `wasm` for the runner and bundles it with the runner
     /// binary's bytes. Refuses an inmate whose world cannot be hosted.
     ///
-    /// This compiles wasm to machine code: seconds for a large component, so call it off
-    /// an async executor's threads.
+    /// Compiling wasm to machine code takes seconds for a large component (less when
+    /// [`crate::precompiled`] has it cached), so call it off an async executor's threads.
     pub fn precompile(wasm: &[u8], runner: Vec<u8>) -> Result<Bundle, Error> {
         let engine =
             engine::new(1).map_err(|e| Error::Config(format!("cannot start wasmtime: {e:#}")))?;
-        let (cwasm, world) = Jail::precompile(&engine, wasm).map_err(|e| Error::InmateRefused {
-            detail: e.to_string(),
+        let cwasm = precompiled::precompile(&engine, wasm)?;
+        // Loading it as the runner will checks its world and its imports.
+        let jail = Jail::load_precompiled(&engine, &cwasm, &sha256_hex(&cwasm)).map_err(|e| {
+            Error::InmateRefused {
+                detail: e.to_string(),
+            }
         })?;
+        let world = jail.world().clone();
         Ok(Bundle {
             runner,
             cwasm,

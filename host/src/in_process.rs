@@ -6,36 +6,56 @@
 
 use crate::call::CallOptions;
 use crate::error::Error;
+use crate::precompiled;
+use jail_runner::jail::sha256_hex;
 use jail_runner::{Host, Jail, Stream};
 use serde_json::Value;
 use std::sync::Arc;
-use tokio::runtime::Handle;
+use std::sync::OnceLock;
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
 
-/// How many calls one in-process jail runs at once; more wait for a slot.
+/// How many in-process calls run at once in this process, over all its in-process jails
+/// (they share one engine and its instance pool); more wait for a slot.
 pub const CONCURRENCY: u32 = 64;
+
+/// The slots of [`CONCURRENCY`].
+static SLOTS: Semaphore = Semaphore::const_new(CONCURRENCY as usize);
 
 /// The warning logged when an in-process jail is built.
 pub const WARNING: &str = "in-process jail: only the wasm wall is up (no container around it); \
                            use the Docker backend for untrusted code in production";
 
-/// Compiles `wasm` into a jail running in this process.
+/// Compiles `wasm` (or finds it precompiled) into a jail running in this process.
 pub fn load(wasm: &[u8]) -> Result<Jail, Error> {
-    let engine = jail_runner::engine::new(CONCURRENCY)
-        .map_err(|e| Error::Config(format!("cannot start wasmtime: {e:#}")))?;
-    Jail::compile(&engine, wasm).map_err(|e| Error::InmateRefused {
+    let engine = engine()?;
+    let cwasm = precompiled::precompile(engine, wasm)?;
+    Jail::load_precompiled(engine, &cwasm, &sha256_hex(&cwasm)).map_err(|e| Error::InmateRefused {
         detail: e.to_string(),
     })
+}
+
+/// The one engine of every in-process jail of this process: engines reserve address
+/// space for their instance pools, so there is one, not one per jail.
+fn engine() -> Result<&'static Engine, Error> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine);
+    }
+    let engine = jail_runner::engine::new(CONCURRENCY)
+        .map_err(|e| Error::Config(format!("cannot start wasmtime: {e:#}")))?;
+    Ok(ENGINE.get_or_init(|| engine))
 }
 
 /// Runs one call on a blocking thread; callbacks run on the caller's runtime.
 pub async fn call(
     jail: Arc<Jail>,
-    slots: &tokio::sync::Semaphore,
     func: String,
     args: Vec<Value>,
     options: &CallOptions,
 ) -> Result<Value, Error> {
-    let _slot = slots
+    let _slot = SLOTS
         .acquire()
         .await
         .map_err(|_| Error::Config("the jail is closed".into()))?;
@@ -45,9 +65,17 @@ pub async fn call(
     });
     let limits = options.limits.clone();
     let name = func.clone();
-    let outcome = tokio::task::spawn_blocking(move || jail.call(&func, &args, &limits, host))
-        .await
-        .map_err(|e| Error::Config(format!("the in-process call's thread failed: {e}")))?;
+    let run = move || jail.call(&func, &args, &limits, host);
+    // The call blocks its thread until the inmate returns or its deadline passes. On a
+    // multi-threaded runtime it runs right here, the runtime moving other tasks away
+    // (no hand-off to another thread); a current-thread runtime must not be blocked, so
+    // there it goes to the blocking pool.
+    let outcome = match Handle::current().runtime_flavor() {
+        RuntimeFlavor::MultiThread => tokio::task::block_in_place(run),
+        _ => tokio::task::spawn_blocking(run)
+            .await
+            .map_err(|e| Error::Config(format!("the in-process call's thread failed: {e}")))?,
+    };
     outcome.map_err(|failure| Error::from_failure(&name, failure))
 }
 

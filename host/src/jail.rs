@@ -19,7 +19,7 @@ use jail_runner::jail::json_len;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 /// A jail for one inmate. Cheap to clone; clones share the jail.
 ///
@@ -60,7 +60,6 @@ enum Backend {
     },
     InProcess {
         jail: Arc<Jail>,
-        slots: Semaphore,
     },
 }
 
@@ -204,7 +203,6 @@ impl Builder {
             tracing::warn!("{}", in_process::WARNING);
             Backend::InProcess {
                 jail: Arc::new(jail),
-                slots: Semaphore::new(in_process::CONCURRENCY as usize),
             }
         } else {
             if image_name.is_none() && self.inmate_dir.is_none() {
@@ -341,10 +339,10 @@ impl Hoosegow {
         options: &CallOptions,
     ) -> Result<Traced, Error> {
         match &self.inner.backend {
-            Backend::InProcess { jail, slots } => {
+            Backend::InProcess { jail } => {
                 let func = resolve(jail.world(), name, &args, &options.limits)?;
                 let value =
-                    in_process::call(jail.clone(), slots, func.name.clone(), args, options).await?;
+                    in_process::call(jail.clone(), func.name.clone(), args, options).await?;
                 check_result(func, &value)?;
                 Ok(Traced {
                     value,

@@ -35,6 +35,7 @@ pub mod error;
 pub mod in_process;
 pub mod inmate;
 pub mod jail;
+pub mod precompiled;
 pub mod typed;
 
 /// Generates a typed proxy for an inmate from its WIT world.

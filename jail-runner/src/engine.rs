@@ -92,8 +92,12 @@ impl Ticker {
     /// Marks a call as running until the returned guard is dropped.
     pub fn run(&self) -> Running {
         let (lock, wake) = &*self.state;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        wake.notify_one();
+        let mut running = lock.lock().unwrap_or_else(|e| e.into_inner());
+        *running += 1;
+        // Only the first call wakes the thread: waking costs a syscall per call otherwise.
+        if *running == 1 {
+            wake.notify_one();
+        }
         Running {
             ticker: self.clone(),
         }

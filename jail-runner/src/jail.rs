@@ -100,27 +100,6 @@ impl Jail {
         Jail::new(engine, component, actual)
     }
 
-    /// Compiles a component (`.wasm`) and loads it.
-    #[cfg(feature = "compiler")]
-    pub fn compile(engine: &Engine, wasm: &[u8]) -> Result<Jail, LoadError> {
-        let component =
-            Component::new(engine, wasm).map_err(|e| LoadError::Component(format!("{e:#}")))?;
-        Jail::new(engine, component, sha256_hex(wasm))
-    }
-
-    /// Compiles a component, checks that it can be hosted, and returns the precompiled
-    /// artifact for the runner (same engine configuration) with the inmate's world.
-    #[cfg(feature = "compiler")]
-    pub fn precompile(engine: &Engine, wasm: &[u8]) -> Result<(Vec<u8>, World), LoadError> {
-        let jail = Jail::compile(engine, wasm)?;
-        let cwasm = jail
-            .pre
-            .component()
-            .serialize()
-            .map_err(|e| LoadError::Component(format!("{e:#}")))?;
-        Ok((cwasm, jail.world))
-    }
-
     fn new(engine: &Engine, component: Component, sha256: String) -> Result<Jail, LoadError> {
         let world = world::of(engine, &component)?;
         let linker = link::linker(engine, &world).map_err(|e| LoadError::Link(format!("{e:#}")))?;

@@ -102,14 +102,24 @@ async fn a_prestarted_container_waits_for_the_next_call_and_cleanup_removes_it()
         .call_traced("reverse", vec![json!("ab")], jail.options())
         .await
         .unwrap();
-    // The used container goes, the next one is started ahead of the next call.
-    let mut waited = 0;
-    while support::running_containers_of(&image).await.len() != 1 && waited < 600 {
+    // The used container goes, the next one is started ahead of the next call. Both happen
+    // in the background, in either order: wait for the state where both have happened.
+    let settled = |running: &[String]| {
+        running.len() == 1 && !running.iter().any(|id| id.starts_with(&first.served_by))
+    };
+    let mut prestarted = support::running_containers_of(&image).await;
+    for _ in 0..600 {
+        if settled(&prestarted) {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        waited += 1;
+        prestarted = support::running_containers_of(&image).await;
     }
-    let prestarted = support::running_containers_of(&image).await;
-    assert_eq!(prestarted.len(), 1, "one container prestarted");
+    assert!(
+        settled(&prestarted),
+        "after 30 s, expected one prestarted container and the used one gone; running: {prestarted:?} (used: {})",
+        first.served_by
+    );
     let second = jail
         .call_traced("reverse", vec![json!("cd")], jail.options())
         .await

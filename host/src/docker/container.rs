@@ -409,17 +409,39 @@ impl Container {
     }
 }
 
+/// Removes a container, retrying a few times: a loaded daemon can fail to kill a container
+/// in time ("did not receive an exit event"), and a container left running is a leak.
 async fn remove(docker: &Docker, id: &str) -> Result<(), Error> {
+    const ATTEMPTS: u32 = 5;
     let options = RemoveContainerOptionsBuilder::new()
         .force(true)
         .v(true)
         .build();
-    match docker.remove_container(id, Some(options)).await {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        Err(e) => Err(Error::docker(format!("remove container {id}"), e)),
+    let mut attempt = 1;
+    loop {
+        match docker.remove_container(id, Some(options.clone())).await {
+            Ok(()) => return Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) if status_code == 404
+                // Someone else (a prune, a concurrent cleanup) is removing it already.
+                || (status_code == 409 && message.contains("already in progress")) =>
+            {
+                return Ok(());
+            }
+            Err(e) if attempt == ATTEMPTS => {
+                return Err(Error::docker(
+                    format!("remove container {id} ({ATTEMPTS} attempts)"),
+                    e,
+                ));
+            }
+            Err(e) => {
+                tracing::debug!("removing container {id} failed, retrying: {e}");
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                attempt += 1;
+            }
+        }
     }
 }
 

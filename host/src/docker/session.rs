@@ -89,6 +89,13 @@ impl Session {
                 "the runner's world differs from the image label's",
             ));
         }
+        // The hostname ends up in the application's hands (`served_by`): bound it like
+        // every other string from the jail (Linux allows 64 bytes).
+        if hello.hostname.len() > 255 {
+            return Err(Error::protocol(
+                "the runner's hostname is longer than 255 bytes",
+            ));
+        }
         session.hello = hello;
         Ok(session)
     }
@@ -106,8 +113,8 @@ impl Session {
             args,
             limits: options.limits.clone(),
         };
-        self.send(Kind::Call, id, &call).await?;
         let deadline = Instant::now() + Duration::from_millis(options.limits.timeout_ms) + GRACE;
+        self.send(Kind::Call, id, &call, deadline).await?;
         let mut written = [0u64; 2];
         loop {
             let frame = self.next_frame(deadline).await?;
@@ -150,7 +157,7 @@ impl Session {
                 Kind::Callback => {
                     let callback: Callback = parse(&frame.payload, "callback")?;
                     let reply = answer(&self.hello, callback, options).await;
-                    self.send(Kind::Reply, id, &reply).await?;
+                    self.send(Kind::Reply, id, &reply, deadline).await?;
                 }
                 other => {
                     return Err(Error::protocol(format!(
@@ -163,14 +170,18 @@ impl Session {
 
     /// Ends the runner's stdin, which ends the runner.
     pub async fn close(mut self) {
-        let _ = self.input.shutdown().await;
+        // A runner that does not read cannot hold this up: the container is removed next.
+        let _ = tokio::time::timeout(GRACE, self.input.shutdown()).await;
     }
 
+    /// Writes one frame, giving up at `deadline`: a runner that stops reading its input
+    /// must not hold the call past its deadline.
     async fn send(
         &mut self,
         kind: Kind,
         id: u32,
         message: &impl serde::Serialize,
+        deadline: Instant,
     ) -> Result<(), Error> {
         let payload = serde_json::to_vec(message).expect("wire messages serialize");
         let bytes = Frame::new(kind, id, payload).encode();
@@ -178,9 +189,18 @@ impl Session {
             self.input.write_all(&bytes).await?;
             self.input.flush().await
         };
-        write
-            .await
-            .map_err(|e| self.ended(&format!("the jail stopped reading its input ({e})")))
+        match tokio::time::timeout_at(deadline, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.ended(&format!("the jail stopped reading its input ({e})"))),
+            Err(_) => {
+                let mut error =
+                    self.ended("the jail stopped reading its input before the call's deadline");
+                if let Error::JailEnded { cause, .. } = &mut error {
+                    *cause = JailEnd::Unresponsive;
+                }
+                Err(error)
+            }
+        }
     }
 
     async fn next_frame(&mut self, deadline: Instant) -> Result<Frame, Error> {
