@@ -226,7 +226,12 @@ impl Builder {
                 );
             }
             Backend::Docker {
-                containers: Arc::new(Containers::new(docker, spec, &self.lifecycle)),
+                containers: Arc::new(Containers::new(
+                    docker,
+                    self.endpoint,
+                    spec,
+                    &self.lifecycle,
+                )),
                 image: OnceCell::new(),
             }
         };
@@ -422,28 +427,29 @@ pub struct Traced {
 }
 
 impl Drop for Inner {
-    /// The last handle is gone: remove the jail's containers. On a multi-threaded runtime
-    /// this waits for the removal (the process may exit next); on a current-thread runtime
-    /// it can only start it. Call [`Hoosegow::cleanup`] to be sure; whatever a crash
+    /// The last handle is gone: remove the jail's containers before the drop returns (the
+    /// process may exit next). On a multi-threaded runtime that is [`Hoosegow::cleanup`];
+    /// otherwise the runtime cannot run while its thread is in this drop, so a thread of
+    /// its own removes every container labelled with the jail's id. Whatever a crash
     /// leaves, the next jail to start or `hoosegow prune` removes.
     fn drop(&mut self) {
         let Backend::Docker { containers, .. } = &self.backend else {
             return;
         };
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let containers = containers.clone();
-        let cleanup = async move {
-            if let Err(e) = containers.cleanup().await {
-                tracing::warn!("{e}");
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime)
+                if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
+                let containers = containers.clone();
+                tokio::task::block_in_place(|| {
+                    runtime.block_on(async move {
+                        if let Err(e) = containers.cleanup().await {
+                            tracing::warn!("{e}");
+                        }
+                    })
+                });
             }
-        };
-        match runtime.runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(|| runtime.block_on(cleanup));
-            }
-            _ => drop(runtime.spawn(cleanup)),
+            _ => containers.sweep_blocking(),
         }
     }
 }

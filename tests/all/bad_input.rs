@@ -127,6 +127,29 @@ async fn unreachable_docker_names_the_endpoint_tried() {
 }
 
 #[tokio::test]
+async fn docker_host_names_the_daemon() {
+    // Through the CLI: DOCKER_HOST is the process's environment, not a test's to change.
+    let image = support::image("reverse");
+    let call = |docker_host: &str| {
+        let out = cli()
+            .env("DOCKER_HOST", docker_host)
+            .args(["call", "--image", &image, "reverse", "\"ab\""])
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, out, err) = call("unix:///var/run/docker.sock");
+    assert_eq!((code, out.as_str()), (Some(0), "\"ba\""), "{err}");
+    let (code, _, err) = call("unix:///nonexistent/docker.sock");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("unix:///nonexistent/docker.sock (from DOCKER_HOST)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn a_folder_that_is_no_inmate_is_refused() {
     let err = Hoosegow::builder()
         .inmate_dir(support::workspace().join("wit"))

@@ -280,6 +280,32 @@ async fn output_past_its_limit_is_an_output_limit_error() {
         jail.call_with("shout", vec![json!("0123456789"), json!("")], &options)
             .await
             .unwrap();
+
+        let limits = hoosegow::Limits {
+            stderr_bytes: 10,
+            ..Default::default()
+        };
+        let err_writer = support::captured();
+        let options = options.stderr(err_writer.clone()).limits(limits);
+        let err = jail
+            .call_with("shout", vec![json!(""), json!("e".repeat(11))], &options)
+            .await
+            .unwrap_err();
+        match &err {
+            Error::LimitExceeded { hit, .. } => assert_eq!(
+                (hit.limit, hit.value),
+                (hoosegow::Limit::Stderr, 10),
+                "{at}"
+            ),
+            other => panic!("{at}: expected the stderr limit, got {other:?}"),
+        }
+        assert!(
+            err_writer.lock().unwrap().len() <= 10,
+            "{at}: no more than the allowance reached the writer"
+        );
+        jail.call_with("shout", vec![json!(""), json!("0123456789")], &options)
+            .await
+            .unwrap();
     }
 }
 
@@ -292,9 +318,9 @@ async fn the_cli_prints_yields_and_takes_replies() {
     assert_eq!(
         lines,
         [
-            r#"{"args":[1,3],"callback":"progress"}"#,
-            r#"{"args":[2,3],"callback":"progress"}"#,
-            r#"{"args":[3,3],"callback":"progress"}"#,
+            r#"{"callback":"progress","args":[1,3]}"#,
+            r#"{"callback":"progress","args":[2,3]}"#,
+            r#"{"callback":"progress","args":[3,3]}"#,
         ]
     );
 

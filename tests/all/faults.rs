@@ -202,6 +202,7 @@ async fn a_container_killed_mid_call_is_a_typed_error() {
         json!(45),
         "the next call works"
     );
+    jail.cleanup().await.unwrap();
     support::record_attack(
         "container",
         "container killed (docker kill) mid-call",
@@ -242,4 +243,78 @@ async fn an_artifact_changed_after_labelling_is_refused_before_it_runs() {
         "inmate artifact replaced after the image was labelled",
         "RunnerRefused before anything is deserialized or run",
     );
+}
+
+#[tokio::test]
+async fn a_container_killed_for_memory_mid_call_says_so() {
+    // The wasm cap is set above the container's memory limit, so the kernel's OOM killer,
+    // not wasmtime, ends the call: the container wall holding on its own.
+    let image = support::alias("hostile", "oom_mid_call").await;
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .ephemeral(0)
+        .container_limits(hoosegow::ContainerLimits {
+            memory_bytes: 64 << 20,
+            ..Default::default()
+        })
+        .limits(hoosegow::Limits {
+            memory_bytes: 1 << 30,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(60),
+        jail.call("grow-memory", vec![json!(512)]),
+    )
+    .await
+    .expect("no hang")
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::JailEnded {
+                cause: JailEnd::OutOfMemory,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("memory"), "{err}");
+    assert_eq!(
+        jail.call("burn", vec![json!(10)]).await.unwrap(),
+        json!(45),
+        "the next call works"
+    );
+    jail.cleanup().await.unwrap();
+    assert_eq!(support::containers_of(&image).await, 0);
+    support::record_attack(
+        "container",
+        "inmate allowed more wasm memory (1 GiB) than the container has (64 MiB) touches 512 MiB",
+        "OOM-killed by the kernel: JailEnded(out of memory); next call in a fresh container",
+    );
+}
+
+#[tokio::test]
+async fn an_image_build_docker_refuses_is_a_build_error_with_dockers_detail() {
+    let jail = Hoosegow::builder()
+        .inmate_dir(support::inmate("reverse"))
+        .runner_binary(support::runner())
+        .image_name("hoosegow-test/Not-Lower-Case:x".to_string())
+        .build()
+        .await
+        .unwrap();
+    let mut lines = Vec::new();
+    let err = jail
+        .build_image(|line| lines.push(line.to_string()))
+        .await
+        .unwrap_err();
+    match &err {
+        Error::ImageBuild { image, detail } => {
+            assert_eq!(image, "hoosegow-test/Not-Lower-Case:x");
+            assert!(detail.contains("lowercase"), "Docker's own words: {detail}");
+        }
+        other => panic!("expected ImageBuild, got {other:?}"),
+    }
 }

@@ -421,3 +421,178 @@ async fn leftovers_of_a_killed_process_are_removed_by_the_next_start_and_by_prun
         "its containers are labelled with their owner and removed by the next start or `hoosegow prune`",
     );
 }
+
+#[tokio::test]
+async fn dropping_the_last_handle_removes_the_jails_containers() {
+    // A current-thread runtime cannot run anything while its one thread is in the drop:
+    // the drop must remove the containers all the same, before it returns.
+    for (mode, lifecycle) in [
+        ("ephemeral", None),
+        (
+            "pooled",
+            Some(PoolConfig {
+                size: 2,
+                ..PoolConfig::default()
+            }),
+        ),
+    ] {
+        let image = support::alias("reverse", &format!("drop-{mode}")).await;
+        let builder = Hoosegow::builder().image_name(image.clone());
+        let jail = match lifecycle {
+            Some(config) => builder.pooled(config),
+            None => builder.ephemeral(1),
+        }
+        .build()
+        .await
+        .unwrap();
+        let clone = jail.clone();
+        assert_eq!(
+            clone.call("reverse", vec![json!("ab")]).await.unwrap(),
+            json!("ba")
+        );
+        // Wait until the prestarted (or second pooled) container runs: something to remove.
+        for _ in 0..600 {
+            if !support::running_containers_of(&image).await.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            !support::running_containers_of(&image).await.is_empty(),
+            "{mode}: a container is up before the drop"
+        );
+        drop(jail);
+        assert!(
+            support::containers_of(&image).await > 0,
+            "{mode}: a clone keeps the jail"
+        );
+        drop(clone);
+        assert_eq!(
+            support::containers_of(&image).await,
+            0,
+            "{mode}: the last drop removed every container"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pool_member_is_replaced_after_its_calls_and_after_a_failure() {
+    let image = support::alias("hostile", "pool_replace").await;
+    let config = PoolConfig {
+        size: 1,
+        calls_per_container: 3,
+        ..PoolConfig::default()
+    };
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .pooled(config)
+        .build()
+        .await
+        .unwrap();
+    let options = jail.options().clone();
+    let mut served = Vec::new();
+    for i in 0..6u64 {
+        let traced = jail
+            .call_traced("burn", vec![json!(i)], &options)
+            .await
+            .unwrap();
+        served.push(traced.served_by);
+    }
+    assert!(
+        served[0] == served[1] && served[1] == served[2],
+        "one member serves its 3 calls: {served:?}"
+    );
+    assert!(
+        served[3] != served[2] && served[3] == served[4] && served[4] == served[5],
+        "then its successor serves 3: {served:?}"
+    );
+
+    jail.cleanup().await.unwrap();
+
+    // A trap, a timeout: the member that ran it is retired; the next call is in another.
+    // One member, which would serve 1,000 calls: only the failure can retire it.
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .pooled(PoolConfig {
+            size: 1,
+            ..PoolConfig::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let options = jail.options().clone();
+    let short = options.clone().limits(hoosegow::Limits {
+        timeout_ms: 200,
+        ..Default::default()
+    });
+    for (what, func, args, failing) in [
+        ("timeout", "spin", vec![], &short),
+        ("trap", "recurse", vec![json!(100_000_000u64)], &options),
+    ] {
+        let before = jail
+            .call_traced("burn", vec![json!(1)], &options)
+            .await
+            .unwrap()
+            .served_by;
+        let err = jail.call_with(func, args, failing).await.unwrap_err();
+        assert!(
+            matches!(err, Error::LimitExceeded { .. }),
+            "{what}: {err:?}"
+        );
+        let after = jail
+            .call_traced("burn", vec![json!(1)], &options)
+            .await
+            .unwrap()
+            .served_by;
+        assert_ne!(before, after, "{what}: the member that failed was replaced");
+    }
+    jail.cleanup().await.unwrap();
+    assert_eq!(support::containers_of(&image).await, 0);
+}
+
+#[tokio::test]
+async fn a_caller_waits_for_a_busy_pool_no_longer_than_its_queue_timeout() {
+    let image = support::alias("hostile", "pool_queue").await;
+    let config = PoolConfig {
+        size: 1,
+        queue_timeout: Duration::from_millis(300),
+        ..PoolConfig::default()
+    };
+    let jail = Hoosegow::builder()
+        .image_name(image.clone())
+        .pooled(config)
+        .build()
+        .await
+        .unwrap();
+    // Warm: the one member is up.
+    jail.call("burn", vec![json!(1)]).await.unwrap();
+    let long = jail.options().clone().limits(hoosegow::Limits {
+        timeout_ms: 3_000,
+        ..Default::default()
+    });
+    let spin = tokio::spawn({
+        let (jail, long) = (jail.clone(), long.clone());
+        async move { jail.call_with("spin", vec![], &long).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let err = jail.call("burn", vec![json!(1)]).await.unwrap_err();
+    let waited = started.elapsed();
+    match &err {
+        Error::PoolBusy { size, waited } => {
+            assert_eq!((*size, *waited), (1, Duration::from_millis(300)))
+        }
+        other => panic!("expected PoolBusy, got {other:?}"),
+    }
+    // A correctness bound: the spin holds the member for seconds.
+    assert!(waited < Duration::from_secs(2), "gave up after {waited:?}");
+    let spun = spin.await.unwrap().unwrap_err();
+    assert!(matches!(spun, Error::LimitExceeded { .. }), "{spun:?}");
+    assert_eq!(
+        jail.call("burn", vec![json!(10)]).await.unwrap(),
+        json!(45),
+        "the pool serves again"
+    );
+    jail.cleanup().await.unwrap();
+    assert_eq!(support::containers_of(&image).await, 0);
+}

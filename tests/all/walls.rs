@@ -4,6 +4,7 @@
 
 use crate::support;
 use hoosegow::{Error, Hoosegow, Limit, Limits};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 hoosegow::bindgen!({ world: "hostile", path: "../inmates/hostile/wit" });
@@ -298,5 +299,83 @@ async fn every_socket_interface_is_refused() {
         "wasm",
         "sockets: ip-name-lookup, tcp create/connect (loopback and remote), udp create/bind, ipv6, std::net",
         "denied by WASI: no network reachable from the inmate",
+    );
+}
+
+#[tokio::test]
+async fn growing_a_table_without_end_hits_the_table_limit() {
+    // inmates/hostile-tables is hand-written WebAssembly text: no compiler grows a table
+    // on request.
+    for jail in support::jails("hostile-tables", "tables").await {
+        let at = support::backend(&jail);
+        let grown = jail.call("grow-table", vec![json!(10), json!(3)]).await;
+        assert_eq!(
+            grown.unwrap(),
+            json!(31),
+            "{at}: growing within the limit works"
+        );
+        let err = jail
+            .call("grow-table", vec![json!(10_000), json!(1_000_000)])
+            .await
+            .unwrap_err();
+        match &err {
+            Error::LimitExceeded { hit, .. } => assert_eq!(
+                (hit.limit, hit.value),
+                (Limit::TableElements, 100_000),
+                "{at}: {err}"
+            ),
+            other => panic!("{at}: expected the table size limit, got {other:?}"),
+        }
+        let next = jail.call("grow-table", vec![json!(1), json!(1)]).await;
+        assert_eq!(
+            next.unwrap(),
+            json!(2),
+            "{at}: the next call has a fresh table"
+        );
+    }
+    support::record_attack(
+        "wasm",
+        "exhaust tables (table.grow by 10,000 elements without end)",
+        "trapped at the table size limit: LimitExceeded(table size)",
+    );
+}
+
+#[tokio::test]
+async fn instances_tables_and_memories_are_counted_and_capped() {
+    for jail in support::jails("hostile", "counts").await {
+        for (limits, limit, value) in [
+            (
+                Limits {
+                    instances: 1,
+                    ..Limits::default()
+                },
+                Limit::Instances,
+                1,
+            ),
+            (
+                Limits {
+                    tables: 0,
+                    ..Limits::default()
+                },
+                Limit::Tables,
+                0,
+            ),
+            (
+                Limits {
+                    memories: 0,
+                    ..Limits::default()
+                },
+                Limit::Memories,
+                0,
+            ),
+        ] {
+            let err = hostile(&jail, limits).burn(10).await.unwrap_err();
+            assert_limit(&jail, err, limit, value).await;
+        }
+    }
+    support::record_attack(
+        "wasm",
+        "more core instances, tables or memories than a call allows",
+        "refused at instantiation: LimitExceeded(instance / table count / memory count)",
     );
 }

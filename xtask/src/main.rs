@@ -200,6 +200,7 @@ fn test() -> Result<()> {
         .env("HOOSEGOW_RUNNER", &runner)
         .env("HOOSEGOW_PROBE", &probe)
         .env("HOOSEGOW_CLI", build::target_dir().join("release/hoosegow"))
+        .env("HOOSEGOW_XTASK", std::env::current_exe()?)
         .current_dir(build::workspace())
         .status()?;
     match security::load() {
@@ -225,6 +226,12 @@ fn no_leftovers() -> Result<()> {
             .args(["ps", "-aq", "--filter", "label=hoosegow.jail"])
             .output()
             .context("cannot run docker ps")?;
+        if !out.status.success() {
+            bail!(
+                "cannot list containers: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         Ok(String::from_utf8_lossy(&out.stdout)
             .split_whitespace()
             .map(String::from)

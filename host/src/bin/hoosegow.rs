@@ -211,10 +211,11 @@ async fn callbacks(
         let reply = replies.remove(&name);
         let needs_value = import.result.is_some();
         options = options.callback(import.name, move |args| {
-            let line = serde_json::json!({ "callback": name, "args": args });
             let outcome = match (&reply, needs_value) {
                 (_, false) => {
-                    eprintln!("{line}");
+                    // The name first, as a reader scans for it (a JSON object would sort it after `args`).
+                    let name = Value::String(name.clone());
+                    eprintln!(r#"{{"callback":{name},"args":{}}}"#, Value::Array(args));
                     Ok(Value::Null)
                 }
                 (Some(value), true) => Ok(value.clone()),

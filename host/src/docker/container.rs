@@ -22,6 +22,8 @@ pub const LABEL_OWNER: &str = "hoosegow.owner";
 pub const LABEL_IMAGE: &str = "hoosegow.image";
 /// Label naming the mode (`ephemeral` or `pooled`).
 pub const LABEL_MODE: &str = "hoosegow.mode";
+/// Label naming the jail (one [`crate::Hoosegow`] and its clones) a container belongs to.
+pub const LABEL_JAIL_ID: &str = "hoosegow.jail-id";
 
 /// The container-level limits of a jail (the third wall's settings).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +199,8 @@ pub struct ContainerSpec {
     /// Other container-create fields (Docker API names, e.g. `{"HostConfig": {"Dns": [..]}}`),
     /// merged over the jail's own like the gem merged `HostConfig`.
     pub passthrough: Option<serde_json::Value>,
+    /// The jail's id, put in the `hoosegow.jail-id` label (set by the jail; empty: none).
+    pub jail_id: String,
 }
 
 /// A host path mapped into the container.
@@ -247,6 +251,9 @@ impl ContainerSpec {
         let mut body = config(image, &self.limits);
         if let Some(labels) = body.labels.as_mut() {
             labels.insert(LABEL_MODE.to_string(), mode.label().to_string());
+            if !self.jail_id.is_empty() {
+                labels.insert(LABEL_JAIL_ID.to_string(), self.jail_id.clone());
+            }
         }
         let host = body.host_config.get_or_insert_with(Default::default);
         if !self.volumes.is_empty() {

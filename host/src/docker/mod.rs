@@ -20,11 +20,13 @@ use crate::call::CallOptions;
 use crate::error::Error;
 use bollard::Docker;
 use container::ContainerSpec;
+use endpoint::Endpoint;
 use ephemeral::Ephemeral;
 use hoosegow_wire::types::Func;
 use image::ImageInfo;
 use pool::{Pool, PoolConfig};
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a Docker jail runs its calls' containers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +49,7 @@ impl Default for Lifecycle {
 /// The containers of one Docker jail.
 pub struct Containers {
     docker: Docker,
+    endpoint: Endpoint,
     spec: ContainerSpec,
     running: Running,
 }
@@ -57,14 +60,27 @@ enum Running {
 }
 
 impl Containers {
-    /// Containers for a jail on `docker`, made to `spec`, living by `lifecycle`.
-    pub fn new(docker: Docker, spec: ContainerSpec, lifecycle: &Lifecycle) -> Containers {
+    /// Containers for a jail on `docker` (reached at `endpoint`), made to `spec`, living
+    /// by `lifecycle`. Each is labelled with an id of this jail's own.
+    pub fn new(
+        docker: Docker,
+        endpoint: Endpoint,
+        mut spec: ContainerSpec,
+        lifecycle: &Lifecycle,
+    ) -> Containers {
+        static JAILS: AtomicU64 = AtomicU64::new(0);
+        spec.jail_id = format!(
+            "{}:{}",
+            container::owner(),
+            JAILS.fetch_add(1, Ordering::Relaxed)
+        );
         let running = match lifecycle {
             Lifecycle::Ephemeral { prestart } => Running::Ephemeral(Ephemeral::new(*prestart)),
             Lifecycle::Pooled(config) => Running::Pooled(Pool::new(config.clone())),
         };
         Containers {
             docker,
+            endpoint,
             spec,
             running,
         }
@@ -109,4 +125,49 @@ impl Containers {
             Running::Pooled(pool) => pool.cleanup().await,
         }
     }
+
+    /// Removes every container labelled with this jail's id, blocking the calling thread
+    /// until done (at most [`SWEEP_TIMEOUT`]).
+    ///
+    /// For when the jail's own runtime cannot do it: a drop on a current-thread runtime
+    /// (which the drop itself blocks) or outside any runtime. The work runs on a thread of
+    /// its own, with a runtime and a connection of its own, so nothing waits on the
+    /// blocked one. It removes by force and runs no hooks.
+    pub fn sweep_blocking(&self) {
+        let (endpoint, jail_id) = (self.endpoint.clone(), self.spec.jail_id.clone());
+        let (done, wait) = std::sync::mpsc::channel();
+        let sweep = move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    return done.send(Err(Error::io("start a runtime to remove containers", e)));
+                }
+            };
+            let removed = runtime.block_on(async {
+                let docker = endpoint.connect().await?;
+                prune::remove_jail(&docker, &jail_id).await
+            });
+            done.send(removed.map(|_| ()))
+        };
+        let outcome = match std::thread::Builder::new()
+            .name("hoosegow-sweep".into())
+            .spawn(sweep)
+        {
+            Ok(_) => wait.recv_timeout(SWEEP_TIMEOUT).ok(),
+            Err(_) => None,
+        };
+        match outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => tracing::warn!("{e}; `hoosegow prune` removes what is left"),
+            None => tracing::warn!(
+                "the jail's containers were not removed within {SWEEP_TIMEOUT:?}; `hoosegow prune` removes them"
+            ),
+        }
+    }
 }
+
+/// How long dropping a jail may block to remove its containers.
+pub const SWEEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

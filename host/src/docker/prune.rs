@@ -2,7 +2,7 @@
 //! before it could clean up). Every jail container is labelled with its owner, so the
 //! next jail to start, or `hoosegow prune`, finds and removes them.
 
-use crate::docker::container::{self, LABEL_JAIL, LABEL_OWNER};
+use crate::docker::container::{self, LABEL_JAIL, LABEL_JAIL_ID, LABEL_OWNER};
 use crate::error::Error;
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
@@ -11,7 +11,31 @@ use std::collections::HashMap;
 /// Removes the jail containers of processes of this machine that no longer run (all jail
 /// containers, with `all`). Returns the ids removed.
 pub async fn prune(docker: &Docker, all: bool) -> Result<Vec<String>, Error> {
-    let filters = HashMap::from([("label".to_string(), vec![LABEL_JAIL.to_string()])]);
+    let host = container::hostname();
+    remove_where(docker, LABEL_JAIL, |labels| {
+        let owner = labels
+            .get(LABEL_OWNER)
+            .map(String::as_str)
+            .unwrap_or_default();
+        all || orphaned(owner, &host)
+    })
+    .await
+}
+
+/// Removes every container of the jail `jail_id`, whatever state it is in.
+pub async fn remove_jail(docker: &Docker, jail_id: &str) -> Result<Vec<String>, Error> {
+    let label = format!("{LABEL_JAIL_ID}={jail_id}");
+    remove_where(docker, &label, |_| true).await
+}
+
+/// Force-removes the containers carrying `label` (`name` or `name=value`) whose labels
+/// `chosen` accepts; returns their ids.
+async fn remove_where(
+    docker: &Docker,
+    label: &str,
+    chosen: impl Fn(&HashMap<String, String>) -> bool,
+) -> Result<Vec<String>, Error> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let options = ListContainersOptionsBuilder::new()
         .all(true)
         .filters(&filters)
@@ -20,17 +44,10 @@ pub async fn prune(docker: &Docker, all: bool) -> Result<Vec<String>, Error> {
         .list_containers(Some(options))
         .await
         .map_err(|e| Error::docker("list jail containers", e))?;
-    let host = container::hostname();
     let mut removed = Vec::new();
     for found in listed {
         let Some(id) = found.id else { continue };
-        let owner = found
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(LABEL_OWNER))
-            .cloned()
-            .unwrap_or_default();
-        if !all && !orphaned(&owner, &host) {
+        if !chosen(&found.labels.unwrap_or_default()) {
             continue;
         }
         let options = RemoveContainerOptionsBuilder::new()
@@ -39,12 +56,12 @@ pub async fn prune(docker: &Docker, all: bool) -> Result<Vec<String>, Error> {
             .build();
         match docker.remove_container(&id, Some(options)).await {
             Ok(()) => removed.push(id),
-            // Gone already, or being removed by its owner right now.
+            // Gone already, or being removed by someone else right now.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404 | 409,
                 ..
             }) => {}
-            Err(e) => return Err(Error::docker(format!("remove leftover container {id}"), e)),
+            Err(e) => return Err(Error::docker(format!("remove jail container {id}"), e)),
         }
     }
     Ok(removed)

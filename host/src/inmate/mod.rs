@@ -10,6 +10,7 @@
 //! | `index.js`, or a single `*.js`/`*.mjs` | JavaScript | componentize-js (npm) |
 //! | `*.c` | C | clang with wasi-libc (Debian), wit-bindgen's C generator, the preview1 reactor adapter |
 //! | `*.rb` | Ruby (untrusted scripts) | ruby.wasm (npm) pre-initialised with wizer (npm) |
+//! | one `*.wat` | WebAssembly text: a core module written against the world's canonical ABI | none (parsed and componentized by this library) |
 //!
 //! Toolchains that do not come with the operating system are looked up in the folder named
 //! by `HOOSEGOW_TOOLCHAINS` (laid out as `cargo xtask toolchains` installs it: see
@@ -21,6 +22,7 @@ mod javascript;
 mod python;
 mod ruby;
 mod rust;
+mod wat;
 
 use crate::error::Error;
 use std::collections::VecDeque;
@@ -92,6 +94,9 @@ pub enum Language {
     C,
     /// A Ruby program run by ruby.wasm: the host for untrusted Ruby scripts.
     Ruby,
+    /// One core module in WebAssembly text (`*.wat`), for what no compiler emits on
+    /// request (growing tables without end, say).
+    Wat,
 }
 
 impl Language {
@@ -122,11 +127,14 @@ impl Language {
         if with(&["rb"]) > 0 {
             return Ok(Language::Ruby);
         }
+        if with(&["wat"]) == 1 {
+            return Ok(Language::Wat);
+        }
         Err(failed(
             dir,
             "cannot tell the inmate's language: expected, next to its wit/ folder, a Cargo.toml \
-             (Rust), an app.py (Python), an index.js (JavaScript), C sources (*.c) or a Ruby \
-             program (*.rb)",
+             (Rust), an app.py (Python), an index.js (JavaScript), C sources (*.c), a Ruby \
+             program (*.rb) or one WebAssembly text module (*.wat)",
         ))
     }
 
@@ -138,6 +146,7 @@ impl Language {
             Language::JavaScript => "JavaScript",
             Language::C => "C",
             Language::Ruby => "Ruby",
+            Language::Wat => "WebAssembly text",
         }
     }
 }
@@ -172,6 +181,7 @@ async fn build(
         Language::JavaScript => javascript::compile(dir, progress).await,
         Language::C => c::compile(dir, progress).await,
         Language::Ruby => ruby::compile(dir, progress).await,
+        Language::Wat => wat::compile(dir),
     }
 }
 
@@ -191,12 +201,13 @@ mod cache {
     type Slot = Arc<OnceCell<Arc<Vec<u8>>>>;
 
     /// The source of this module and of each language's builder.
-    const BUILDERS: [&[u8]; 5] = [
+    const BUILDERS: [&[u8]; 6] = [
         include_bytes!("mod.rs"),
         include_bytes!("python.rs"),
         include_bytes!("javascript.rs"),
         include_bytes!("c.rs"),
         include_bytes!("ruby.rs"),
+        include_bytes!("wat.rs"),
     ];
 
     /// sha256 of the language, the pinned toolchains and every file under `dir` (path and
@@ -511,13 +522,16 @@ mod tests {
             (&["main.mjs"], Language::JavaScript),
             (&["a.c", "b.c", "x.h"], Language::C),
             (&["eval.rb"], Language::Ruby),
+            (&["tables.wat"], Language::Wat),
         ] {
             let dir = folder_with(files);
             assert_eq!(Language::of(dir.path()).unwrap(), language, "{files:?}");
         }
         // Two modules and no index.js: which one is the entry point is not guessed.
-        let dir = folder_with(&["a.js", "b.js"]);
-        assert!(Language::of(dir.path()).is_err());
+        for files in [&["a.js", "b.js"], &["a.wat", "b.wat"]] {
+            let dir = folder_with(files);
+            assert!(Language::of(dir.path()).is_err(), "{files:?}");
+        }
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub(super) async fn compile(
         let hint = if said.contains("wasm32-wasip2") && said.contains("target may not be installed")
         {
             "\nInstall the target: rustup target add wasm32-wasip2"
+        } else if said.contains("believes it's in a workspace when it's not") {
+            // An inmate inside the application's own cargo workspace: it is built on its
+            // own, for another target, so it should be a workspace of its own.
+            "\nMake the inmate a workspace of its own: add an empty `[workspace]` table to its \
+             Cargo.toml (or list its folder in the enclosing workspace's `exclude`)"
         } else {
             ""
         };
