@@ -144,7 +144,7 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
     step.done(&report::human(compile));
     let runner_binary = std::fs::read(&runner)?;
     let step = Step::start("precompile it for the runner");
-    let precompile = jails::precompile(&wasm, &runner_binary, plan.precompiles).await?;
+    let precompile = jails::precompile(&wasm, plan.precompiles).await?;
     step.done(&report::human(precompile.p50()));
     let step = Step::start("build its image from nothing (a fresh runner tail, no cache)");
     let image_build = jails::image_build(&docker, &wasm, &runner_binary, plan.image_builds).await?;

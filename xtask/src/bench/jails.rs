@@ -39,14 +39,18 @@ pub async fn compile_inmate(dir: &Path) -> Result<(Vec<u8>, Duration)> {
     Ok((wasm, started.elapsed()))
 }
 
-/// Precompiles `wasm` for the runner `runs` times (off the async threads, as the library does).
-pub async fn precompile(wasm: &[u8], runner: &[u8], runs: usize) -> Result<Samples> {
-    let (wasm, runner) = (wasm.to_vec(), runner.to_vec());
+/// Compiles `wasm` to machine code with the runner's engine settings `runs` times: what
+/// `Bundle::precompile` costs when its cache (`hoosegow::precompiled`) has nothing.
+pub async fn precompile(wasm: &[u8], runs: usize) -> Result<Samples> {
+    let wasm = wasm.to_vec();
     tokio::task::spawn_blocking(move || {
+        let engine = jail_runner::engine::new(1).map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let mut times = Vec::with_capacity(runs);
         for _ in 0..runs {
             let started = Instant::now();
-            Bundle::precompile(&wasm, runner.clone())?;
+            engine
+                .precompile_component(&wasm)
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?;
             times.push(started.elapsed());
         }
         Ok(Samples::new(times))
