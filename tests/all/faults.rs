@@ -296,25 +296,115 @@ async fn a_container_killed_for_memory_mid_call_says_so() {
     );
 }
 
-#[tokio::test]
-async fn an_image_build_docker_refuses_is_a_build_error_with_dockers_detail() {
+/// A daemon that answers the requests of `build_image` and then fails the build the way
+/// Docker reports a failed step: an `errorDetail` in the middle of the build's stream.
+async fn daemon_failing_builds() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(answer_one(socket));
+        }
+    });
+    port
+}
+
+/// Reads one request (head and body) and answers it; the connection then closes.
+async fn answer_one(mut socket: tokio::net::TcpStream) {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let head_end = loop {
+        if let Some(at) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&request[..head_end]).to_lowercase();
+    let line = head.lines().next().unwrap_or_default().to_string();
+    // Read the body too (the build context), so that the client sees a whole exchange.
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let chunked = head.contains("transfer-encoding: chunked");
+    let mut body = request.len() - head_end;
+    while (chunked && !request.ends_with(b"0\r\n\r\n")) || (!chunked && body < length) {
+        match socket.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                request.extend_from_slice(&chunk[..n]);
+                body += n;
+            }
+        }
+    }
+    let (status, body) = if line.contains("/_ping") {
+        ("200 OK", "OK".to_string())
+    } else if line.contains("/version") {
+        (
+            "200 OK",
+            r#"{"ApiVersion":"1.41","Version":"20.10.24"}"#.to_string(),
+        )
+    } else if line.contains("/containers/json") {
+        ("200 OK", "[]".to_string())
+    } else if line.contains("/images/") {
+        (
+            "404 Not Found",
+            r#"{"message":"No such image"}"#.to_string(),
+        )
+    } else if line.contains("/build") {
+        let stream = [
+            r#"{"stream":"Step 1/4 : FROM scratch"}"#,
+            r#"{"stream":"\n"}"#,
+            r#"{"errorDetail":{"message":"failed to register layer: no space left on device"},"error":"failed to register layer: no space left on device"}"#,
+        ];
+        ("200 OK", stream.join("\r\n"))
+    } else {
+        ("404 Not Found", r#"{"message":"not here"}"#.to_string())
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = socket.write_all(reply.as_bytes()).await;
+    let _ = socket.shutdown().await;
+}
+
+// Multi-threaded: the fake daemon is a task of this runtime, and the jail's drop must
+// reach it while this test's thread is in the drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_image_build_is_a_build_error_with_dockers_detail() {
+    let port = daemon_failing_builds().await;
     let jail = Hoosegow::builder()
         .inmate_dir(support::inmate("reverse"))
         .runner_binary(support::runner())
-        .image_name("hoosegow-test/Not-Lower-Case:x".to_string())
+        .endpoint(Endpoint::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        })
         .build()
         .await
         .unwrap();
     let mut lines = Vec::new();
-    let err = jail
-        .build_image(|line| lines.push(line.to_string()))
-        .await
-        .unwrap_err();
+    let err = tokio::time::timeout(
+        Duration::from_secs(120),
+        jail.build_image(|line| lines.push(line.to_string())),
+    )
+    .await
+    .expect("no hang")
+    .unwrap_err();
     match &err {
         Error::ImageBuild { image, detail } => {
-            assert_eq!(image, "hoosegow-test/Not-Lower-Case:x");
-            assert!(detail.contains("lowercase"), "Docker's own words: {detail}");
+            assert!(image.starts_with("hoosegow:"), "{image}");
+            assert_eq!(detail, "failed to register layer: no space left on device");
         }
         other => panic!("expected ImageBuild, got {other:?}"),
     }
+    assert!(
+        lines.iter().any(|l| l == "Step 1/4 : FROM scratch"),
+        "the build's output streamed first: {lines:?}"
+    );
 }

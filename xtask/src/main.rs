@@ -200,7 +200,8 @@ fn test() -> Result<()> {
         .env("HOOSEGOW_RUNNER", &runner)
         .env("HOOSEGOW_PROBE", &probe)
         .env("HOOSEGOW_CLI", build::target_dir().join("release/hoosegow"))
-        .env("HOOSEGOW_XTASK", std::env::current_exe()?)
+        // Not current_exe(): `cargo build` above may have replaced this very binary.
+        .env("HOOSEGOW_XTASK", build::target_dir().join("release/xtask"))
         .current_dir(build::workspace())
         .status()?;
     match security::load() {

@@ -72,7 +72,11 @@ pub async fn build(
         detail,
     };
     while let Some(item) = stream.next().await {
-        let info = item.map_err(|e| failed(crate::error::docker_reason(&e)))?;
+        let info = item.map_err(|e| match e {
+            // A failed step: bollard lifts the stream's `errorDetail` into this error.
+            bollard::errors::Error::DockerStreamError { error } => failed(error),
+            e => failed(crate::error::docker_reason(&e)),
+        })?;
         if let Some(detail) = info.error_detail.and_then(|d| d.message) {
             return Err(failed(detail));
         }
