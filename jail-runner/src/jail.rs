@@ -146,6 +146,36 @@ impl Jail {
         limits: &Limits,
         host: Arc<dyn Host>,
     ) -> Result<Value, Failure> {
+        self.call_then(func, args, limits, host, |outcome| outcome)
+    }
+
+    /// [`Jail::call`], handing the outcome to `then` before the call's instance is torn
+    /// down: the runner sends its answer first, and resets the instance's memory while
+    /// the host reads it.
+    pub fn call_then<R>(
+        &self,
+        func: &str,
+        args: &[Value],
+        limits: &Limits,
+        host: Arc<dyn Host>,
+        then: impl FnOnce(Result<Value, Failure>) -> R,
+    ) -> R {
+        let mut store = None;
+        let outcome = self.run(func, args, limits, host, &mut store);
+        let answer = then(outcome);
+        drop(store);
+        answer
+    }
+
+    /// One call; its store is left in `slot` for the caller to drop.
+    fn run(
+        &self,
+        func: &str,
+        args: &[Value],
+        limits: &Limits,
+        host: Arc<dyn Host>,
+        slot: &mut Option<Store<State>>,
+    ) -> Result<Value, Failure> {
         let Some(&(index, i)) = self.exports.get(func) else {
             let exports = self.world.export_names().join(", ");
             return Err(failure(
@@ -157,14 +187,14 @@ impl Jail {
         let params = params(ty, args, limits)?;
 
         let _running: Running = self.ticker.run();
-        let mut store = self.store(limits, host)?;
+        let store = slot.insert(self.store(limits, host)?);
 
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
-        let outcome = self.pre.instantiate(&mut store).and_then(|instance| {
+        let outcome = self.pre.instantiate(&mut *store).and_then(|instance| {
             let func = instance
-                .get_func(&mut store, index)
+                .get_func(&mut *store, index)
                 .ok_or_else(|| wasmtime::format_err!("export `{func}` is not a function"))?;
-            func.call(&mut store, &params, &mut results)
+            func.call(&mut *store, &params, &mut results)
         });
         if let Err(error) = outcome {
             return Err(store.data().failure(&error));

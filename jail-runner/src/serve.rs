@@ -57,14 +57,23 @@ where
             call: frame.call,
             broken: Mutex::new(None),
         });
-        let result = jail.call(&call.func, &call.args, &call.limits, host.clone());
-        if let Some(error) = host.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            return Err(error);
-        }
-        match result {
-            Ok(value) => wire.send(Kind::Return, frame.call, &json(&value))?,
-            Err(failure) => wire.send(Kind::Failure, frame.call, &json(&failure))?,
-        }
+        // The answer goes out before the instance is torn down (see `Jail::call_then`).
+        let answered = jail.call_then(
+            &call.func,
+            &call.args,
+            &call.limits,
+            host.clone(),
+            |result| {
+                if let Some(error) = host.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    return Err(error);
+                }
+                match result {
+                    Ok(value) => wire.send(Kind::Return, frame.call, &json(&value)),
+                    Err(failure) => wire.send(Kind::Failure, frame.call, &json(&failure)),
+                }
+            },
+        );
+        answered?;
     }
     Ok(())
 }

@@ -173,25 +173,26 @@ pub async fn run(quick: bool, publish: bool) -> Result<()> {
     let in_process = jails::in_process(&reverse, warmup, runs).await?;
     step.done(&report::human(in_process.p50()));
 
-    // A pool, right after its floor.
-    let step = Step::start("floor: attach round trips to an echo loop");
-    let (warmup, runs) = plan.attach;
-    let attach = floors::attach_roundtrip(&docker, warmup, runs).await?;
-    step.done(&report::human(attach.p50()));
-    let step = Step::start("pooled calls, sequential, pool of 1");
+    // A pool, interleaved with its floor.
+    let step = Step::start(
+        "pooled calls, sequential, pool of 1, and attach round trips to an echo loop, in turns",
+    );
     let jail = jails::pool(&image, 1, jails::FUNC, jails::args()).await?;
-    let (warmup, runs) = plan.pooled;
-    let (pooled, served_by) = jails::sequential(&jail, warmup, runs, Duration::ZERO).await?;
+    let (attach, pooled, served_by) = pooled_beside_its_floor(&docker, &jail, &plan).await?;
+    step.done(&format!(
+        "{} (floor {})",
+        report::human(pooled.p50()),
+        report::human(attach.p50())
+    ));
     // The container that served the last call, idle now: what a pool member costs at rest.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let last = served_by.last().context("no pooled call")?;
     let resident = jails::resident(&docker, last).await?;
     jail.cleanup().await?;
-    step.done(&format!(
-        "{}; idle member {:.1} MiB",
-        report::human(pooled.p50()),
+    eprintln!(
+        "    idle member {:.1} MiB",
         resident.process_rss_bytes as f64 / (1u64 << 20) as f64
-    ));
+    );
     let mut throughput = Vec::new();
     // The floor under c callers on a pool of n: min(c, n) echo loops driven at once.
     let mut floors_by_loops = std::collections::HashMap::new();
@@ -391,4 +392,53 @@ fn publish_run(figures: &Figures, table: &str, svg: &std::path::Path) -> Result<
     std::fs::write(&path, updated)?;
     eprintln!("==> published into BENCHMARKS.md and docs/latency.svg");
     Ok(())
+}
+
+/// Sequential pooled calls and attach round trips to an echo loop, in turns of [`TURN`]
+/// each until both have their samples: a change in the machine's load during the
+/// measurement then moves the figure and its floor alike. Returns (floor, pooled, the
+/// hostname that served each pooled call).
+async fn pooled_beside_its_floor(
+    docker: &bollard::Docker,
+    jail: &hoosegow::Hoosegow,
+    plan: &Plan,
+) -> Result<(Samples, Samples, Vec<String>)> {
+    const TURN: usize = 100;
+    let mut echo = floors::echo_loop(docker).await?;
+    let options = jail.options().clone();
+    let call = async || -> Result<(Duration, String)> {
+        let started = Instant::now();
+        let traced = jail
+            .call_traced(jails::FUNC, jails::args(), &options)
+            .await?;
+        let elapsed = started.elapsed();
+        ensure!(
+            traced.value == jails::ANSWER,
+            "{} returned {}",
+            jails::FUNC,
+            traced.value
+        );
+        Ok((elapsed, traced.served_by))
+    };
+    for _ in 0..plan.attach.0 {
+        echo.roundtrip().await?;
+    }
+    for _ in 0..plan.pooled.0 {
+        call().await?;
+    }
+    let (mut floor, mut pooled, mut served_by) = (Vec::new(), Vec::new(), Vec::new());
+    while floor.len() < plan.attach.1 || pooled.len() < plan.pooled.1 {
+        for _ in 0..TURN.min(plan.attach.1 - floor.len()) {
+            let started = Instant::now();
+            echo.roundtrip().await?;
+            floor.push(started.elapsed());
+        }
+        for _ in 0..TURN.min(plan.pooled.1 - pooled.len()) {
+            let (elapsed, served) = call().await?;
+            pooled.push(elapsed);
+            served_by.push(served);
+        }
+    }
+    echo.remove(docker).await?;
+    Ok((Samples::new(floor), Samples::new(pooled), served_by))
 }

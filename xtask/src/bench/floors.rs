@@ -186,21 +186,11 @@ pub async fn api_container(docker: &Docker, warmup: usize, runs: usize) -> Resul
     .await
 }
 
-/// Request/response round trips over the attach stream of one long-lived container
-/// running the echo loop: the fastest a pooled call can cross Docker.
-pub async fn attach_roundtrip(docker: &Docker, warmup: usize, runs: usize) -> Result<Samples> {
-    let mut echo = Echo::start(docker, &body(true)).await?;
-    for _ in 0..warmup {
-        echo.roundtrip().await?;
-    }
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        echo.roundtrip().await?;
-        times.push(started.elapsed());
-    }
-    echo.remove(docker).await?;
-    Ok(Samples::new(times))
+/// A long-lived echo container, for round trips over its attach stream: the least any
+/// call through Docker attach can cost. Measured interleaved with the pooled calls it is
+/// the floor of (see `bench::pooled_beside_its_floor`), so that both see the same load.
+pub async fn echo_loop(docker: &Docker) -> Result<Echo> {
+    Echo::start(docker, &body(true)).await
 }
 
 /// Round trips per second over `containers` echo loops driven at once, one request in
@@ -237,7 +227,7 @@ pub async fn attach_throughput(docker: &Docker, containers: usize, calls: usize)
 type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
 
 /// A started echo container and its attach stream.
-struct Echo {
+pub struct Echo {
     id: String,
     input: Pin<Box<dyn AsyncWrite + Send>>,
     output: Output,
@@ -267,7 +257,7 @@ impl Echo {
     }
 
     /// Writes the request and reads until all of it came back.
-    async fn roundtrip(&mut self) -> Result<()> {
+    pub async fn roundtrip(&mut self) -> Result<()> {
         self.input.write_all(REQUEST).await?;
         self.input.flush().await?;
         let mut got = Vec::with_capacity(REQUEST.len());
@@ -291,7 +281,7 @@ impl Echo {
         Ok(())
     }
 
-    async fn remove(self, docker: &Docker) -> Result<()> {
+    pub async fn remove(self, docker: &Docker) -> Result<()> {
         drop(self.input);
         remove(docker, &self.id).await
     }

@@ -23,7 +23,7 @@ pub const FUNC: &str = "reverse";
 pub fn args() -> Vec<Value> {
     vec![json!("foobar")]
 }
-const ANSWER: &str = "raboof";
+pub const ANSWER: &str = "raboof";
 
 /// Compiles the inmate in `dir` after touching its source, so that cargo rebuilds the
 /// inmate itself (its dependencies stay built); returns the component and the time taken.
