@@ -233,3 +233,32 @@ async fn cli_prints_json_and_exits_by_the_contract() {
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn an_inmate_exporting_a_resource_is_refused_when_built() {
+    // inmates/resourceful exports a resource type: a handle to state inside the jail.
+    let refused = |err: Error, at: &str| match err {
+        Error::InmateRefused { detail } => {
+            assert!(
+                detail.contains("hoosegow:resourceful/counters#counter")
+                    && detail.contains("resources are handles to state inside the jail"),
+                "{at}: {detail}"
+            )
+        }
+        other => panic!("{at}: expected InmateRefused, got {other:?}"),
+    };
+    let in_process = Hoosegow::builder()
+        .inmate_dir(support::inmate("resourceful"))
+        .in_process()
+        .build()
+        .await;
+    refused(in_process.err().expect("refused"), "in-process");
+    let jail = Hoosegow::builder()
+        .inmate_dir(support::inmate("resourceful"))
+        .runner_binary(support::runner())
+        .build()
+        .await
+        .unwrap();
+    let err = jail.build_image(|_| {}).await.unwrap_err();
+    refused(err, "image build");
+}

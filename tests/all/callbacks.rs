@@ -249,6 +249,36 @@ async fn output_goes_to_the_writers_of_each_call() {
 }
 
 #[tokio::test]
+async fn output_reaches_its_writer_while_the_call_runs() {
+    for jail in support::jails("chatty", "output_streams").await {
+        let at = support::backend(&jail);
+        let stdout = support::captured();
+        // The callback answers with what the writer has received so far.
+        let seen = stdout.clone();
+        let options = jail
+            .options()
+            .clone()
+            .stdout(stdout.clone())
+            .callback("ask", move |_args| {
+                std::future::ready(Ok(json!(support::text(&seen))))
+            });
+        let answer = jail
+            .call_with(
+                "shout-then-ask",
+                vec![json!("written mid-call\n"), json!("what have you seen?")],
+                &options,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            answer,
+            json!("written mid-call\n"),
+            "{at}: the output was in the writer before the call returned"
+        );
+    }
+}
+
+#[tokio::test]
 async fn output_past_its_limit_is_an_output_limit_error() {
     for jail in support::jails("chatty", "output_limit").await {
         let at = support::backend(&jail);

@@ -25,6 +25,12 @@ impl Guest for Chatty {
         let _ = std::io::stderr().write_all(err.as_bytes());
     }
 
+    fn shout_then_ask(out: String, question: String) -> String {
+        let _ = std::io::stdout().write_all(out.as_bytes());
+        let _ = std::io::stdout().flush();
+        ask(&question)
+    }
+
     fn log_line(message: String) {
         log(Level::Info, &message);
     }
