@@ -15,8 +15,9 @@ use hoosegow_wire::value::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Arc;
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Val};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Val};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 /// Whoever runs the jail: answers the inmate's callbacks and takes its output.
@@ -57,6 +58,51 @@ pub enum LoadError {
         "cannot link the inmate: {0}; a jail provides WASI 0.2 and callbacks to the application, nothing else"
     )]
     Link(String),
+}
+
+/// A store and instance made ahead of a call by [`Jail::prepare`].
+pub struct Prepared {
+    store: Store<State>,
+    instance: Instance,
+    limits: Limits,
+    relay: Arc<Relay>,
+}
+
+/// A store's [`Host`], known from when its call begins: a store made ahead of its call
+/// has none before. Whatever the inmate tries before then marks the store used early.
+#[derive(Default)]
+struct Relay {
+    host: OnceLock<Arc<dyn Host>>,
+    early: AtomicBool,
+}
+
+impl Relay {
+    fn begin(&self, host: Arc<dyn Host>) {
+        let _ = self.host.set(host);
+    }
+
+    fn used_early(&self) -> bool {
+        self.early.load(Ordering::Relaxed)
+    }
+}
+
+impl Host for Relay {
+    fn callback(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
+        match self.host.get() {
+            Some(host) => host.callback(name, args),
+            None => {
+                self.early.store(true, Ordering::Relaxed);
+                Err(format!("callback `{name}` before any call began"))
+            }
+        }
+    }
+
+    fn output(&self, stream: Stream, bytes: &[u8]) {
+        match self.host.get() {
+            Some(host) => host.output(stream, bytes),
+            None => self.early.store(true, Ordering::Relaxed),
+        }
+    }
 }
 
 /// A loaded inmate, ready to run calls.
@@ -146,25 +192,47 @@ impl Jail {
         limits: &Limits,
         host: Arc<dyn Host>,
     ) -> Result<Value, Failure> {
-        self.call_then(func, args, limits, host, |outcome| outcome)
+        self.call_then(func, args, limits, host, None, |outcome| outcome)
     }
 
-    /// [`Jail::call`], handing the outcome to `then` before the call's instance is torn
-    /// down: the runner sends its answer first, and resets the instance's memory while
-    /// the host reads it.
+    /// [`Jail::call`] in the instance `prepared` ahead of it when it can be used (see
+    /// [`Jail::prepare`]), handing the outcome to `then` before the call's instance is
+    /// torn down: the runner sends its answer first, and resets the instance's memory
+    /// while the host reads it.
     pub fn call_then<R>(
         &self,
         func: &str,
         args: &[Value],
         limits: &Limits,
         host: Arc<dyn Host>,
+        prepared: Option<Prepared>,
         then: impl FnOnce(Result<Value, Failure>) -> R,
     ) -> R {
         let mut store = None;
-        let outcome = self.run(func, args, limits, host, &mut store);
+        let outcome = self.run(func, args, limits, host, prepared, &mut store);
         let answer = then(outcome);
         drop(store);
         answer
+    }
+
+    /// Makes the store and instance of a next call ahead of it, under `limits`: the runner
+    /// does it after answering a call, while the host reads the answer.
+    ///
+    /// The next call takes it only if it runs under the same limits and nothing ran in
+    /// the instance before the call began (no output, no callback: an inmate whose
+    /// instantiation does either gets a new instance at its call); otherwise the call
+    /// makes its own. Either way, no call sees an instance that anything else used.
+    pub fn prepare(&self, limits: &Limits) -> Option<Prepared> {
+        let _running: Running = self.ticker.run();
+        let relay = Arc::new(Relay::default());
+        let mut store = self.store(limits, relay.clone()).ok()?;
+        let instance = self.pre.instantiate(&mut store).ok()?;
+        Some(Prepared {
+            store,
+            instance,
+            limits: limits.clone(),
+            relay,
+        })
     }
 
     /// One call; its store is left in `slot` for the caller to drop.
@@ -174,6 +242,7 @@ impl Jail {
         args: &[Value],
         limits: &Limits,
         host: Arc<dyn Host>,
+        prepared: Option<Prepared>,
         slot: &mut Option<Store<State>>,
     ) -> Result<Value, Failure> {
         let Some(&(index, i)) = self.exports.get(func) else {
@@ -187,10 +256,25 @@ impl Jail {
         let params = params(ty, args, limits)?;
 
         let _running: Running = self.ticker.run();
-        let store = slot.insert(self.store(limits, host)?);
+        let usable = prepared.filter(|p| p.limits == *limits && !p.relay.used_early());
+        let (store, instance) = match usable {
+            Some(prepared) => {
+                prepared.relay.begin(host);
+                let store = slot.insert(prepared.store);
+                store.data_mut().restart_deadline();
+                (store, Ok(prepared.instance))
+            }
+            None => {
+                let relay = Arc::new(Relay::default());
+                relay.begin(host);
+                let store = slot.insert(self.store(limits, relay)?);
+                let instance = self.pre.instantiate(&mut *store);
+                (store, instance)
+            }
+        };
 
         let mut results = vec![Val::Bool(false); usize::from(ty.result.is_some())];
-        let outcome = self.pre.instantiate(&mut *store).and_then(|instance| {
+        let outcome = instance.and_then(|instance| {
             let func = instance
                 .get_func(&mut *store, index)
                 .ok_or_else(|| wasmtime::format_err!("export `{func}` is not a function"))?;

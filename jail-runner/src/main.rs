@@ -8,25 +8,9 @@
 //! then serves calls on stdin/stdout (see `jail_runner::serve`). Diagnostics go to stderr,
 //! which is never part of the protocol.
 
-use hoosegow_wire::message::Limits;
-use jail_runner::{Host, Jail, Stream, engine, serve};
-use serde_json::Value;
+use jail_runner::{Jail, engine, serve};
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
-
-/// The host of the warm-up instance: no call, so no callback and nowhere for output.
-struct Discard;
-
-impl Host for Discard {
-    fn callback(&self, name: &str, _args: Vec<Value>) -> Result<Value, String> {
-        Err(format!(
-            "no call is running (callback `{name}` during start-up)"
-        ))
-    }
-
-    fn output(&self, _stream: Stream, _bytes: &[u8]) {}
-}
 
 const USAGE: &str =
     "usage: jail-runner --artifact-sha256 HEX [--artifact PATH] [--max-frame BYTES]";
@@ -91,10 +75,6 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    // One instance made and dropped before the hello, so that the first call does not pay
-    // for the pages and caches a first instantiation warms (a prestarted container is
-    // then ready in full). Nothing of it survives: every call still gets its own.
-    let _ = jail.instantiate(&Limits::default(), Arc::new(Discard));
     match serve::serve(&jail, hostname(), io::stdin(), io::stdout(), args.max_frame) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -5,11 +5,11 @@
 //! Anything the host sends that does not fit this order ends the session: the runner
 //! trusts no frame it reads.
 
-use crate::jail::{Host, Jail};
+use crate::jail::{Host, Jail, Prepared};
 use crate::output::Stream;
 use hoosegow_wire::frame::{self, Frame, Kind};
 use hoosegow_wire::message::{
-    Call, Callback, Failure, FailureKind, Hello, PROTOCOL_VERSION, Reply,
+    Call, Callback, Failure, FailureKind, Hello, Limits, PROTOCOL_VERSION, Reply,
 };
 use serde_json::Value;
 use std::io::{self, Read, Write};
@@ -42,6 +42,9 @@ where
         world: jail.world().clone(),
         hostname,
     };
+    // The instance of the next call: the first made before the hello (so that a started
+    // container is ready in full), each later one while the host reads an answer.
+    let mut next: Option<Prepared> = jail.prepare(&Limits::default());
     wire.send(Kind::Hello, 0, &json(&hello))?;
     while let Some(frame) = wire.receive()? {
         if frame.kind != Kind::Call {
@@ -63,6 +66,7 @@ where
             &call.args,
             &call.limits,
             host.clone(),
+            next.take(),
             |result| {
                 if let Some(error) = host.broken.lock().unwrap_or_else(|e| e.into_inner()).take() {
                     return Err(error);
@@ -74,6 +78,7 @@ where
             },
         );
         answered?;
+        next = jail.prepare(&call.limits);
     }
     Ok(())
 }

@@ -73,6 +73,11 @@ impl State {
         }
     }
 
+    /// Starts the deadline now: for a store made ahead of its call.
+    pub(crate) fn restart_deadline(&mut self) {
+        self.deadline = Instant::now() + Duration::from_millis(self.limits.timeout_ms);
+    }
+
     /// Called at each epoch tick: past the deadline, the call is interrupted.
     pub(crate) fn past_deadline(&self) -> bool {
         if Instant::now() < self.deadline {
