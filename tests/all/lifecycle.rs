@@ -10,6 +10,16 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// A pooled jail on `image`.
+async fn pooled(image: &str, config: PoolConfig) -> Hoosegow {
+    Hoosegow::builder()
+        .image_name(image.to_string())
+        .pooled(config)
+        .build()
+        .await
+        .expect("a pooled jail")
+}
+
 /// `tasks` tasks call `reverse` `calls` times each with inputs of their own, checking
 /// every result against its own input.
 async fn many_callers(jail: &Hoosegow, tasks: usize, calls: usize) -> HashSet<String> {
@@ -50,12 +60,7 @@ async fn pooled_64_tasks_of_200_calls_each() {
         size: 8,
         ..PoolConfig::default()
     };
-    let jail = Hoosegow::builder()
-        .image_name(image.clone())
-        .pooled(config)
-        .build()
-        .await
-        .unwrap();
+    let jail = pooled(&image, config).await;
     let containers = many_callers(&jail, 64, 200).await;
     assert!(
         containers.len() <= 8 + 64,
@@ -140,12 +145,7 @@ async fn a_pool_member_killed_mid_call_is_replaced() {
         size: 2,
         ..PoolConfig::default()
     };
-    let jail = Hoosegow::builder()
-        .image_name(image.clone())
-        .pooled(config)
-        .build()
-        .await
-        .unwrap();
+    let jail = pooled(&image, config).await;
     let limits = hoosegow::Limits {
         timeout_ms: 60_000,
         ..Default::default()
@@ -485,12 +485,7 @@ async fn a_pool_member_is_replaced_after_its_calls_and_after_a_failure() {
         calls_per_container: 3,
         ..PoolConfig::default()
     };
-    let jail = Hoosegow::builder()
-        .image_name(image.clone())
-        .pooled(config)
-        .build()
-        .await
-        .unwrap();
+    let jail = pooled(&image, config).await;
     let options = jail.options().clone();
     let mut served = Vec::new();
     for i in 0..6u64 {
@@ -513,15 +508,11 @@ async fn a_pool_member_is_replaced_after_its_calls_and_after_a_failure() {
 
     // A trap, a timeout: the member that ran it is retired; the next call is in another.
     // One member, which would serve 1,000 calls: only the failure can retire it.
-    let jail = Hoosegow::builder()
-        .image_name(image.clone())
-        .pooled(PoolConfig {
-            size: 1,
-            ..PoolConfig::default()
-        })
-        .build()
-        .await
-        .unwrap();
+    let config = PoolConfig {
+        size: 1,
+        ..PoolConfig::default()
+    };
+    let jail = pooled(&image, config).await;
     let options = jail.options().clone();
     let short = options.clone().limits(hoosegow::Limits {
         timeout_ms: 200,
@@ -560,12 +551,7 @@ async fn a_caller_waits_for_a_busy_pool_no_longer_than_its_queue_timeout() {
         queue_timeout: Duration::from_millis(300),
         ..PoolConfig::default()
     };
-    let jail = Hoosegow::builder()
-        .image_name(image.clone())
-        .pooled(config)
-        .build()
-        .await
-        .unwrap();
+    let jail = pooled(&image, config).await;
     // Warm: the one member is up.
     jail.call("burn", vec![json!(1)]).await.unwrap();
     let long = jail.options().clone().limits(hoosegow::Limits {
