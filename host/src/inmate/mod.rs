@@ -459,9 +459,17 @@ async fn run(
         .map_err(|e| failed(dir, format!("{what} did not finish: {e}")))?;
     if !status.success() {
         let said: Vec<String> = tail.into();
+        // 127: a script's interpreter (`#!/usr/bin/env node`, a venv's python3) is missing.
+        let hint = if status.code() == Some(127) {
+            "\nA program it runs was not found: JavaScript and Ruby inmates need Node.js \
+             (`apt-get install nodejs`), Python inmates python3; `cargo xtask toolchains` \
+             installs the rest"
+        } else {
+            ""
+        };
         return Err(failed(
             dir,
-            format!("{what} failed ({status}):\n{}", said.join("\n")),
+            format!("{what} failed ({status}):\n{}{hint}", said.join("\n")),
         ));
     }
     Ok(())
@@ -532,6 +540,23 @@ mod tests {
             let dir = folder_with(files);
             assert!(Language::of(dir.path()).is_err(), "{files:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_tool_whose_interpreter_is_missing_says_what_to_install() {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "echo \"env: 'node': No such file or directory\" >&2; exit 127",
+        ]);
+        let err = run(Path::new("/x"), "componentize-js", command, &mut |_| {})
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("env: 'node'") && err.contains("apt-get install nodejs"),
+            "{err}"
+        );
     }
 
     #[test]
