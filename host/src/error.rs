@@ -10,11 +10,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// No Docker daemon answered at the endpoint.
-    #[error(
-        "cannot reach the Docker daemon at {endpoint}: {reason}. Start Docker (`dockerd`, or \
-         `sudo systemctl start docker`) or point DOCKER_HOST at a daemon that answers; to develop \
-         without Docker, choose the in-process backend (one wall instead of two)"
-    )]
+    #[error("cannot reach the Docker daemon at {endpoint}: {reason}. {}", unreachable_advice(.reason))]
     DockerUnreachable {
         /// The endpoint tried.
         endpoint: String,
@@ -304,6 +300,26 @@ impl Error {
 }
 
 /// Docker's own message where it sent one, rather than bollard's wrapper text.
+/// What to do about a daemon that could not be reached, from what the attempt said.
+fn unreachable_advice(reason: &str) -> &'static str {
+    let tls = [
+        "certificate",
+        "UnknownCA",
+        "UnknownIssuer",
+        "BadCertificate",
+        "alert",
+    ];
+    if tls.iter().any(|word| reason.contains(word)) {
+        "The TLS handshake failed: the certificate directory's ca.pem must have signed the \
+         daemon's certificate, and the daemon must trust cert.pem (the DOCKER_CERT_PATH \
+         layout: ca.pem, cert.pem, key.pem)"
+    } else {
+        "Start Docker (`dockerd`, or `sudo systemctl start docker`) or point DOCKER_HOST at a \
+         daemon that answers; to develop without Docker, choose the in-process backend (one \
+         wall instead of two)"
+    }
+}
+
 pub(crate) fn docker_reason(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError {
@@ -312,7 +328,21 @@ pub(crate) fn docker_reason(error: &bollard::errors::Error) -> String {
         } => {
             format!("{message} (HTTP {status_code})")
         }
-        other => other.to_string(),
+        // hyper says only "client error (Connect)": the cause (refused, no such file, a
+        // certificate the other side does not trust) is further down the chain.
+        other => {
+            let mut reason = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                let said = cause.to_string();
+                if !reason.contains(&said) {
+                    reason.push_str(": ");
+                    reason.push_str(&said);
+                }
+                source = cause.source();
+            }
+            reason
+        }
     }
 }
 

@@ -172,6 +172,15 @@ async fn a_tls_endpoint_works_and_a_wrong_certificate_is_refused_clearly() {
             "{name}: {err:?}"
         );
         let text = err.to_string();
+        // The handshake's own words, and what to check.
+        let reason = match name {
+            "client-from-other-ca" => "received fatal alert: UnknownCA",
+            _ => "invalid peer certificate: UnknownIssuer",
+        };
+        assert!(
+            text.contains(reason) && text.contains("The TLS handshake failed"),
+            "{name}: {text}"
+        );
         assert!(
             text.contains(&format!(
                 "tcp://127.0.0.1:{port} (TLS, certificates in {}",
@@ -186,6 +195,6 @@ async fn a_tls_endpoint_works_and_a_wrong_certificate_is_refused_clearly() {
     support::record_attack(
         "host",
         "TLS endpoint with a client or server certificate from an untrusted CA",
-        "DockerUnreachable naming the endpoint and certificate directory; nothing sent",
+        "DockerUnreachable naming the endpoint, the certificate directory and the handshake's reason (UnknownCA / UnknownIssuer); nothing sent",
     );
 }
