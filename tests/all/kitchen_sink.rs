@@ -265,3 +265,54 @@ async fn bad_values_are_refused_with_the_path_to_the_bad_part() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_type_round_trips_through_the_cli() {
+    let image = support::image("kitchen-sink");
+    let cases = [
+        (
+            "echo-scalars",
+            json!({
+                "flag": true, "small": 255, "tiny": -128, "short": 65535, "signed-short": -32768,
+                "word": 4294967295u32, "signed-word": -2147483648i32, "big": u64::MAX,
+                "signed-big": i64::MIN, "single": "inf", "double": "NaN", "letter": "🦀"
+            }),
+        ),
+        (
+            "echo-drawing",
+            json!({"name": "n", "points": [{"x": -1, "y": 2}], "origin": {"x": 0, "y": 0}, "tags": ["a"]}),
+        ),
+        ("echo-shape", json!({"circle": 1.5})),
+        ("echo-shape", json!("empty")),
+        ("echo-color", json!("green")),
+        ("echo-perms", json!(["read", "exec"])),
+        ("echo-option", json!({"some": null})),
+        ("echo-result", json!({"err": "red"})),
+        ("echo-tuple", json!([255, "x", ""])),
+    ];
+    for (func, value) in cases {
+        let (code, out, err) =
+            crate::bad_input::run(&["call", "--image", &image, func, &value.to_string()]);
+        assert_eq!(code, 0, "{func}: {err}");
+        let back: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+        assert_eq!(back, value, "{func}");
+    }
+    let (code, out, err) = crate::bad_input::run(&[
+        "call",
+        "--image",
+        &image,
+        "geometry#distance",
+        r#"{"x": 0, "y": 0}"#,
+        r#"{"x": 6, "y": 8}"#,
+    ]);
+    assert_eq!((code, out.as_str()), (0, "10.0"), "{err}");
+    // A bad part is refused with its path, before anything runs: a usage error.
+    let bad = json!({"name": "n", "points": [{"x": "3", "y": 4}], "origin": null, "tags": []});
+    let (code, _, err) =
+        crate::bad_input::run(&["call", "--image", &image, "echo-drawing", &bad.to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(r#"args[0].points[0].x: expected s32, got "3""#),
+        "{err}"
+    );
+}
