@@ -65,6 +65,13 @@ impl chatty::ChattyImports for Listener {
     async fn ask(&self, question: String) -> Result<String, String> {
         self.answer.clone().map(|a| format!("{a} to {question}"))
     }
+
+    async fn units_per(&self, unit: String) -> Result<u32, String> {
+        match unit.as_str() {
+            "dozen" => Ok(12),
+            other => Err(format!("no such unit: {other}")),
+        }
+    }
 }
 
 fn new_listener(
@@ -114,6 +121,26 @@ async fn callbacks_return_values_to_the_inmate() {
         assert_eq!(
             inmate.ask_twice("q").await.unwrap(),
             vec!["yes to q", "yes to q"]
+        );
+        // A callback inside an interface, typed and by its wire name.
+        assert_eq!(inmate.convert(3, "dozen").await.unwrap(), 36);
+        let err = inmate_error(inmate.convert(1, "furlong").await.unwrap_err());
+        assert!(
+            err.message.contains("`units#per`") && err.message.contains("no such unit: furlong"),
+            "{err}"
+        );
+        let options = inmate
+            .jail()
+            .options()
+            .clone()
+            .callback("units#per", |_args| std::future::ready(Ok(json!(144))));
+        assert_eq!(
+            inmate
+                .jail()
+                .call_with("convert", vec![json!(2), json!("gross")], &options)
+                .await
+                .unwrap(),
+            json!(288)
         );
     }
 }
@@ -372,7 +399,10 @@ async fn the_cli_prints_yields_and_takes_replies() {
     let (code, _, err) =
         crate::bad_input::run(&["call", "--image", &image, "--reply", "tell=1", "count", "1"]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("its callbacks are: progress, ask"), "{err}");
+    assert!(
+        err.contains("its callbacks are: units#per, progress, ask"),
+        "{err}"
+    );
 }
 
 /// Typed calls go through the same jail as untyped ones.

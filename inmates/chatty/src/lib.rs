@@ -31,6 +31,10 @@ impl Guest for Chatty {
         ask(&question)
     }
 
+    fn convert(n: u32, unit: String) -> u32 {
+        n * units::per(&unit)
+    }
+
     fn log_line(message: String) {
         log(Level::Info, &message);
     }
