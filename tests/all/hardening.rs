@@ -53,6 +53,15 @@ async fn a_jail_container_has_every_hardening_setting() {
     );
     assert_eq!(host.privileged, Some(false));
     assert_eq!(host.ipc_mode.as_deref(), Some("none"));
+    let masked = host.masked_paths.unwrap_or_default();
+    for path in ["/proc/kcore", "/proc/keys", "/proc/pressure", "/dev/mqueue"] {
+        assert!(
+            masked.iter().any(|m| m == path),
+            "{path} masked: {masked:?}"
+        );
+    }
+    let readonly = host.readonly_paths.unwrap_or_default();
+    assert!(readonly.iter().any(|r| r == "/proc/sys"), "{readonly:?}");
     assert_eq!(host.pids_limit, Some(limits.pids));
     assert_eq!(host.memory, Some(limits.memory_bytes));
     assert_eq!(

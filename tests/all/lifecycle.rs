@@ -341,6 +341,11 @@ async fn a_pass_through_is_merged_and_cannot_take_walls_down() {
             json!({"HostConfig": {"SecurityOpt": []}}),
             "no-new-privileges",
         ),
+        (json!({"HostConfig": {"MaskedPaths": []}}), "MaskedPaths"),
+        (
+            json!({"HostConfig": {"ReadonlyPaths": ["/proc/bus"]}}),
+            "ReadonlyPaths leaves out `/proc/fs`",
+        ),
     ] {
         let jail = Hoosegow::builder()
             .image_name(image.clone())
@@ -358,7 +363,7 @@ async fn a_pass_through_is_merged_and_cannot_take_walls_down() {
     assert_eq!(support::containers_of(&image).await, 0);
     support::record_attack(
         "container",
-        "pass-through asking for Privileged, seccomp=unconfined, or no no-new-privileges",
+        "pass-through asking for Privileged, seccomp=unconfined, no no-new-privileges, or fewer masked or read-only paths",
         "refused with Error::Config before any container is created",
     );
 }

@@ -271,21 +271,6 @@ fn area(id: &str) -> &'static str {
 /// binding /dev/null over them, so those show up as 1:3.
 const HARMLESS_DEVICES: [&str; 6] = ["1:3", "1:5", "1:7", "1:8", "1:9", "5:2"];
 
-/// Writable places that are the kernel's per-container or per-process interfaces rather
-/// than storage anyone else reads, each with why it is not a way out. A path here is
-/// allowed, not required: a stricter jail passes too.
-const WRITABLE_BY_DESIGN: [(&str, &str); 2] = [
-    (
-        "/dev/mqueue",
-        "POSIX message queues of the container's own IPC namespace (bounded by \
-         RLIMIT_MSGQUEUE, gone with the container)",
-    ),
-    (
-        "/proc/pressure/",
-        "pressure-stall triggers, which the kernel lets any process register",
-    ),
-];
-
 #[tokio::test]
 async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing() {
     let docker = support::docker().await;
@@ -385,11 +370,8 @@ async fn a_probe_in_the_runners_place_finds_every_wall_of_the_container_standing
             exceptions.insert(format!("char device {device}"));
             continue;
         }
-        let why = WRITABLE_BY_DESIGN
-            .iter()
-            .find(|(path, _)| entry.starts_with(path))
-            .unwrap_or_else(|| panic!("the probe could write to {entry}; all: {walk}"));
-        exceptions.insert(format!("{} ({})", why.0, why.1));
+        // /dev/mqueue and /proc/pressure/ were writable here until the jail masked them.
+        panic!("the probe could write to {entry}; all: {walk}");
     }
     record(
         "filesystem",

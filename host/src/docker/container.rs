@@ -49,6 +49,35 @@ impl Default for ContainerLimits {
     }
 }
 
+/// Paths hidden from the jail: Docker's own default list (which `MaskedPaths` replaces
+/// rather than extends) plus two kernel interfaces a process could otherwise write to:
+/// pressure-stall triggers and the IPC namespace's POSIX message queues. A masked
+/// directory is an empty read-only tmpfs, a masked file is `/dev/null`.
+pub const MASKED_PATHS: [&str; 13] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+    "/proc/pressure",
+    "/dev/mqueue",
+];
+
+/// Paths mounted read-only: Docker's default list, which `ReadonlyPaths` replaces.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// The creation request for a jail container of `image`.
 pub fn config(image: &ImageInfo, limits: &ContainerLimits) -> ContainerCreateBody {
     let labels = HashMap::from([
@@ -86,6 +115,8 @@ pub fn config(image: &ImageInfo, limits: &ContainerLimits) -> ContainerCreateBod
             security_opt: Some(vec!["no-new-privileges".into()]),
             privileged: Some(false),
             ipc_mode: Some("none".into()),
+            masked_paths: Some(MASKED_PATHS.map(String::from).to_vec()),
+            readonly_paths: Some(READONLY_PATHS.map(String::from).to_vec()),
             pids_limit: Some(limits.pids),
             memory: Some(limits.memory_bytes),
             memory_swap: Some(limits.memory_bytes),
@@ -322,6 +353,28 @@ fn refuse_weakening(body: &ContainerCreateBody) -> Result<(), Error> {
         return Err(Error::Config(
             "the container pass-through removes no-new-privileges; a jail keeps it".into(),
         ));
+    }
+    // A pass-through may add masked or read-only paths, never drop one (a list it gives
+    // replaces ours whole).
+    let lists = [
+        (
+            "MaskedPaths",
+            &MASKED_PATHS[..],
+            host.and_then(|h| h.masked_paths.as_ref()),
+        ),
+        (
+            "ReadonlyPaths",
+            &READONLY_PATHS[..],
+            host.and_then(|h| h.readonly_paths.as_ref()),
+        ),
+    ];
+    for (field, ours, given) in lists {
+        let given = given.map(Vec::as_slice).unwrap_or_default();
+        if let Some(dropped) = ours.iter().find(|p| !given.iter().any(|g| g == *p)) {
+            return Err(Error::Config(format!(
+                "the container pass-through's {field} leaves out `{dropped}`; a jail keeps every path of hoosegow's list (add to it, do not replace it)"
+            )));
+        }
     }
     Ok(())
 }
