@@ -34,48 +34,23 @@ pub fn rust_inmates() -> Result<Vec<PathBuf>> {
 
 /// Builds the static runner; returns its path.
 pub fn runner() -> Result<PathBuf> {
-    let step = Step::start("build jail-runner (static, x86_64-unknown-linux-musl)");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "jail-runner",
-            "--target",
-            "x86_64-unknown-linux-musl",
-        ])
-        .current_dir(workspace())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .context("cannot run cargo")?;
-    if !out.status.success() {
-        bail!(
-            "building jail-runner failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let path = target_dir().join("x86_64-unknown-linux-musl/release/jail-runner");
-    let size = std::fs::metadata(&path)
-        .with_context(|| format!("{} missing", path.display()))?
-        .len();
-    step.done(&format!("{} ({:.1} MB)", path.display(), size as f64 / 1e6));
-    Ok(path)
+    static_binary("jail-runner", "jail-runner")
 }
 
 /// Builds the test-only probe (`tests/probe/`, static like the runner); returns its path.
 /// It goes into test images only, never into a jail built by `build-inmate`.
 pub fn probe() -> Result<PathBuf> {
-    let step = Step::start("build the test probe (static, x86_64-unknown-linux-musl)");
+    static_binary("hoosegow-probe", "probe")
+}
+
+/// Builds binary `bin` of `package` for x86_64-unknown-linux-musl, release; returns its path.
+pub fn static_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    let step = Step::start(format!(
+        "build {package} (static, x86_64-unknown-linux-musl)"
+    ));
     let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "hoosegow-probe",
-            "--target",
-            "x86_64-unknown-linux-musl",
-        ])
+        .args(["build", "--release", "-p", package])
+        .args(["--target", "x86_64-unknown-linux-musl"])
         .current_dir(workspace())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -83,12 +58,17 @@ pub fn probe() -> Result<PathBuf> {
         .context("cannot run cargo")?;
     if !out.status.success() {
         bail!(
-            "building the probe failed:\n{}",
+            "building {package} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let path = target_dir().join("x86_64-unknown-linux-musl/release/probe");
-    step.done(&path.display().to_string());
+    let path = target_dir()
+        .join("x86_64-unknown-linux-musl/release")
+        .join(bin);
+    let size = std::fs::metadata(&path)
+        .with_context(|| format!("{} missing after a successful build", path.display()))?
+        .len();
+    step.done(&format!("{} ({:.1} MB)", path.display(), size as f64 / 1e6));
     Ok(path)
 }
 

@@ -35,30 +35,7 @@ const DOCKERFILE: &str =
 
 /// Builds the static echo program; returns its path.
 pub fn build_echo() -> Result<PathBuf> {
-    let step = Step::start("build the floors' echo program (static, x86_64-unknown-linux-musl)");
-    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "hoosegow-bench-echo",
-            "--target",
-            "x86_64-unknown-linux-musl",
-        ])
-        .current_dir(build::workspace())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .context("cannot run cargo")?;
-    if !out.status.success() {
-        bail!(
-            "building bench/echo failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let path = build::target_dir().join("x86_64-unknown-linux-musl/release/echo");
-    step.done(&path.display().to_string());
-    Ok(path)
+    build::static_binary("hoosegow-bench-echo", "echo")
 }
 
 /// Builds the floor image through the API (as the library builds a jail's).
