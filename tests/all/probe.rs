@@ -29,23 +29,7 @@ fn probe_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("HOOSEGOW_PROBE") {
         return PathBuf::from(path);
     }
-    let status =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "hoosegow-probe",
-                "--target",
-                "x86_64-unknown-linux-musl",
-            ])
-            .current_dir(support::workspace())
-            .status()
-            .expect("run cargo to build the probe");
-    assert!(status.success(), "building tests/probe failed");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| support::workspace().join("target"), PathBuf::from)
-        .join("x86_64-unknown-linux-musl/release/probe")
+    support::test_binary("hoosegow-probe", "probe")
 }
 
 /// The probe image, built through the library once per test run: a jail image of the

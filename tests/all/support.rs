@@ -30,25 +30,7 @@ pub fn runner() -> PathBuf {
             if let Some(path) = std::env::var_os("HOOSEGOW_RUNNER") {
                 return PathBuf::from(path);
             }
-            let status = std::process::Command::new(
-                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
-            )
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "jail-runner",
-                "--target",
-                "x86_64-unknown-linux-musl",
-            ])
-            .current_dir(workspace())
-            .status()
-            .expect("run cargo to build jail-runner");
-            assert!(
-                status.success(),
-                "building jail-runner failed; `cargo xtask test` sets everything up"
-            );
-            workspace().join("target/x86_64-unknown-linux-musl/release/jail-runner")
+            test_binary("jail-runner", "jail-runner")
         })
         .clone()
 }
@@ -232,9 +214,13 @@ pub fn test_binary(package: &str, bin: &str) -> PathBuf {
             .current_dir(workspace())
             .status()
             .expect("run cargo");
-    assert!(status.success(), "building {package} failed");
-    workspace()
-        .join("target/x86_64-unknown-linux-musl/release")
+    assert!(
+        status.success(),
+        "building {package} failed; `cargo xtask test` sets everything up"
+    );
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from)
+        .join("x86_64-unknown-linux-musl/release")
         .join(bin)
 }
 
