@@ -117,15 +117,21 @@ impl Plan {
 }
 
 /// (concurrency, pool size) for the throughput figures: a pool of 2, one container per
-/// core, did best or near it at every concurrency in a sweep of 1 to 8 on this 2-core
-/// machine (BENCHMARKS.md), and at concurrency 1 it hides a member's replacement.
+/// core of this 2-core machine; at concurrency 1 it hides a member's replacement. The
+/// sweep in BENCHMARKS.md (`--pool N`) shows what other sizes do.
 const POOLS: [(usize, usize); 4] = [(1, 2), (4, 2), (16, 2), (64, 2)];
 
-pub async fn run(quick: bool, publish: bool) -> Result<()> {
+pub async fn run(quick: bool, publish: bool, pool: Option<usize>) -> Result<()> {
     if quick && publish {
         bail!("--publish records a full run; drop --quick");
     }
-    let plan = if quick { Plan::quick() } else { Plan::full() };
+    let mut plan = if quick { Plan::quick() } else { Plan::full() };
+    if let Some(size) = pool {
+        if size == 0 {
+            bail!("--pool needs at least one container");
+        }
+        plan.pools = POOLS.map(|(concurrency, _)| (concurrency, size)).to_vec();
+    }
     let started = Instant::now();
     let docker = Endpoint::Default.connect().await?;
     let mut machine = Machine::describe(&docker).await?;

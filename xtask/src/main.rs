@@ -68,6 +68,10 @@ enum Task {
         /// Also write the table into BENCHMARKS.md and the chart to docs/latency.svg.
         #[arg(long)]
         publish: bool,
+        /// Measure every throughput figure with a pool of this size (for a sweep of pool
+        /// sizes; the published run uses its own).
+        #[arg(long, value_name = "N", conflicts_with = "publish")]
+        pool: Option<usize>,
     },
 }
 
@@ -105,11 +109,15 @@ async fn run(task: Task) -> Result<()> {
         Task::Test => test(),
         Task::SecurityTable => security::run(),
         Task::Fuzz { seconds, targets } => fuzz::run(seconds, &targets),
-        Task::Bench { quick, publish } => {
+        Task::Bench {
+            quick,
+            publish,
+            pool,
+        } => {
             setup::rust_targets()?;
             setup::musl_tools()?;
             setup::docker_engine()?;
-            bench::run(quick, publish).await
+            bench::run(quick, publish, pool).await
         }
     }
 }
