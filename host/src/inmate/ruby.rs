@@ -74,6 +74,18 @@ module Hoosegow
     "e" + ["#{e.class}: #{e.message}", *frames].join("\n")
   end
 end
+
+# ruby.wasm has no processes, but says so unevenly: a backtick fails deep inside Kernel
+# with an ArgumentError, and `system` answers true without running anything. Every way
+# to start a program raises the same plain error instead.
+[Kernel, Kernel.singleton_class, IO.singleton_class, Process.singleton_class].each do |owner|
+  %i[` system spawn exec popen].each do |name|
+    hidden = owner.private_method_defined?(name, false)
+    next unless hidden || owner.method_defined?(name, false)
+    owner.define_method(name) { |*| raise NotImplementedError, "a jail runs no other programs (#{name})" }
+    owner.send(:private, name) if hidden
+  end
+end
 "##;
 
 pub(super) async fn compile(
