@@ -7,6 +7,7 @@ use crate::error::Error;
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Removes the jail containers of processes of this machine that no longer run (all jail
 /// containers, with `all`). Returns the ids removed.
@@ -29,7 +30,8 @@ pub async fn remove_jail(docker: &Docker, jail_id: &str) -> Result<Vec<String>, 
 }
 
 /// Force-removes the containers carrying `label` (`name` or `name=value`) whose labels
-/// `chosen` accepts; returns their ids.
+/// `chosen` accepts; returns their ids. One that someone else is removing at the same
+/// time is waited for (a few seconds at most), so that when this returns, they are gone.
 async fn remove_where(
     docker: &Docker,
     label: &str,
@@ -56,16 +58,39 @@ async fn remove_where(
             .build();
         match docker.remove_container(&id, Some(options)).await {
             Ok(()) => removed.push(id),
-            // Gone already, or being removed by someone else right now.
+            // Gone already.
             Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404 | 409,
-                ..
+                status_code: 404, ..
             }) => {}
+            // Being removed by someone else right now.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => gone(docker, &id).await,
             Err(e) => return Err(Error::docker(format!("remove jail container {id}"), e)),
         }
     }
     Ok(removed)
 }
+
+/// Waits until container `id` no longer exists, for [`REMOVAL_WAIT`] at most.
+async fn gone(docker: &Docker, id: &str) {
+    let deadline = tokio::time::Instant::now() + REMOVAL_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let inspected = docker
+            .inspect_container(
+                id,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await;
+        if inspected.is_err() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How long a removal someone else started is waited for.
+const REMOVAL_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether `owner` (`host:pid:start`) is a process of `host` that is no longer running.
 /// Containers of other machines sharing the daemon are theirs to prune.
