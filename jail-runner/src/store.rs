@@ -127,6 +127,15 @@ impl State {
             (FailureKind::Limit, format!("the call exceeded its {hit}"))
         } else if let Some(panic) = self.output.panic_message() {
             (FailureKind::Panic, panic)
+        } else if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            // WASI's `exit` (C's `exit()`, Ruby's `exit!`) ends the instance mid-call.
+            (
+                FailureKind::Trap,
+                format!(
+                    "the inmate exited with status {} in the middle of the call",
+                    exit.0
+                ),
+            )
         } else {
             let message = match trap {
                 Some(trap) => format!("wasm trap: {trap}"),

@@ -332,6 +332,7 @@ mod ruby {
             match call(script).await {
                 Err(Error::Inmate(e)) => {
                     assert_eq!(e.kind, hoosegow::FailureKind::Trap, "{at}: {e}");
+                    assert!(e.message.contains("exited with status 1"), "{at}: {e}");
                     assert!(
                         e.backtrace.iter().any(|f| f.contains("proc_exit")),
                         "{at}: {e}"
@@ -373,7 +374,7 @@ mod ruby {
             ("`ENV.to_h`", "`{}`"),
             (
                 "`exit!`",
-                "an inmate trap in proc_exit; the next call works",
+                "Trap: the inmate exited with status 1 in the middle of the call; the next call works",
             ),
             ("deep recursion", "SystemStackError: stack level too deep"),
         ] {
