@@ -299,7 +299,6 @@ impl Error {
     }
 }
 
-/// Docker's own message where it sent one, rather than bollard's wrapper text.
 /// What to do about a daemon that could not be reached, from what the attempt said.
 fn unreachable_advice(reason: &str) -> &'static str {
     let tls = [
@@ -320,6 +319,8 @@ fn unreachable_advice(reason: &str) -> &'static str {
     }
 }
 
+/// Docker's own message where it sent one, rather than bollard's wrapper text; otherwise
+/// the error with every cause down its chain.
 pub(crate) fn docker_reason(error: &bollard::errors::Error) -> String {
     match error {
         bollard::errors::Error::DockerResponseServerError {

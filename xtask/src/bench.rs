@@ -412,25 +412,11 @@ async fn pooled_beside_its_floor(
     const TURN: usize = 100;
     let mut echo = floors::echo_loop(docker).await?;
     let options = jail.options().clone();
-    let call = async || -> Result<(Duration, String)> {
-        let started = Instant::now();
-        let traced = jail
-            .call_traced(jails::FUNC, jails::args(), &options)
-            .await?;
-        let elapsed = started.elapsed();
-        ensure!(
-            traced.value == jails::ANSWER,
-            "{} returned {}",
-            jails::FUNC,
-            traced.value
-        );
-        Ok((elapsed, traced.served_by))
-    };
     for _ in 0..plan.attach.0 {
         echo.roundtrip().await?;
     }
     for _ in 0..plan.pooled.0 {
-        call().await?;
+        jails::timed_call(jail, &options).await?;
     }
     let (mut floor, mut pooled, mut served_by) = (Vec::new(), Vec::new(), Vec::new());
     while floor.len() < plan.attach.1 || pooled.len() < plan.pooled.1 {
@@ -440,7 +426,7 @@ async fn pooled_beside_its_floor(
             floor.push(started.elapsed());
         }
         for _ in 0..TURN.min(plan.pooled.1 - pooled.len()) {
-            let (elapsed, served) = call().await?;
+            let (elapsed, served) = jails::timed_call(jail, &options).await?;
             pooled.push(elapsed);
             served_by.push(served);
         }

@@ -9,7 +9,7 @@ use bollard::query_parameters::{RemoveImageOptionsBuilder, StatsOptionsBuilder};
 use futures_util::StreamExt;
 use hoosegow::bundle::Bundle;
 use hoosegow::docker::image;
-use hoosegow::{Hoosegow, Limits, PoolConfig, Value};
+use hoosegow::{CallOptions, Hoosegow, Limits, PoolConfig, Value};
 use jail_runner::{Host, Stream};
 use serde_json::json;
 use std::collections::HashSet;
@@ -23,7 +23,7 @@ pub const FUNC: &str = "reverse";
 pub fn args() -> Vec<Value> {
     vec![json!("foobar")]
 }
-pub const ANSWER: &str = "raboof";
+const ANSWER: &str = "raboof";
 
 /// Compiles the inmate in `dir` after touching its source, so that cargo rebuilds the
 /// inmate itself (its dependencies stay built); returns the component and the time taken.
@@ -238,16 +238,22 @@ pub async fn sequential(
         if !gap.is_zero() {
             tokio::time::sleep(gap).await;
         }
-        let started = Instant::now();
-        let traced = jail.call_traced(FUNC, args(), &options).await?;
-        let elapsed = started.elapsed();
-        ensure!(traced.value == ANSWER, "{FUNC} returned {}", traced.value);
+        let (elapsed, served) = timed_call(jail, &options).await?;
         if i >= warmup {
             times.push(elapsed);
-            served_by.push(traced.served_by);
+            served_by.push(served);
         }
     }
     Ok((Samples::new(times), served_by))
+}
+
+/// One call of [`FUNC`], its answer checked: how long it took and which container served it.
+pub async fn timed_call(jail: &Hoosegow, options: &CallOptions) -> Result<(Duration, String)> {
+    let started = Instant::now();
+    let traced = jail.call_traced(FUNC, args(), options).await?;
+    let elapsed = started.elapsed();
+    ensure!(traced.value == ANSWER, "{FUNC} returned {}", traced.value);
+    Ok((elapsed, traced.served_by))
 }
 
 /// Calls per second through `jail` with `concurrency` callers, `calls` in all.
